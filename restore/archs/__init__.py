@@ -1,0 +1,9 @@
+"""Networks. Every ``*_arch.py`` here is imported so that its classes register
+in BasicSR's ``ARCH_REGISTRY`` and can be named by ``type:`` in option files."""
+import importlib
+from pathlib import Path
+
+from restore import _compat  # noqa: F401
+
+for _file in sorted(Path(__file__).parent.glob("*_arch.py")):
+    importlib.import_module(f"{__name__}.{_file.stem}")
