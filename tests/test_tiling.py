@@ -1,0 +1,81 @@
+"""Overlapping tiles: exact layout, identity round trip, and seamless blending."""
+import pytest
+import torch
+from skimage import data
+
+from restore.tiling import ramp_weights, tile_starts, tiled_apply
+
+
+def test_tile_starts_cover_and_last_is_flush() -> None:
+    assert tile_starts(300, 128, 10) == [0, 118, 172]
+    assert tile_starts(128, 128, 10) == [0]
+    assert tile_starts(50, 128, 10) == [0]  # shorter than a tile: one tile
+    for length in (1, 5, 7, 13, 100, 257):
+        for tile, overlap in ((7, 2), (4, 1), (16, 10)):
+            starts = tile_starts(length, tile, overlap)
+            size = min(tile, length)
+            covered = set()
+            for start in starts:
+                covered.update(range(start, start + size))
+            assert covered == set(range(length))
+            assert starts[-1] + size == length
+
+
+def test_bad_overlap_is_rejected() -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        tile_starts(300, 128, 128)
+
+
+@pytest.mark.parametrize("frames", [5, 7, 13, 100])
+def test_identity_3d_returns_input(frames: int) -> None:
+    x = torch.randint(0, 256, (1, 3, frames, 37, 53)).float() / 255  # like decoded frames
+    y = tiled_apply(lambda t: t.clone(), x, tile=(7, 16, 16), overlap=(2, 5, 5), batch_size=4)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-6)
+    # after the uint8 rounding used for output files it is exactly the input
+    assert torch.equal((y * 255).round(), (x * 255).round())
+    assert y.shape[2] == frames
+
+
+def test_identity_2d_real_image_odd_size() -> None:
+    image = torch.from_numpy(data.astronaut()[:301, :257]).permute(2, 0, 1)[None].float() / 255
+    y = tiled_apply(lambda t: t, image, tile=64, overlap=10)
+    torch.testing.assert_close(y, image, rtol=0, atol=1e-6)
+
+
+def test_weights_sum_to_one_everywhere() -> None:
+    x = torch.zeros(1, 1, 45, 70)
+    ones = tiled_apply(lambda t: torch.ones_like(t), x, tile=16, overlap=6)
+    torch.testing.assert_close(ones, torch.ones_like(x), rtol=0, atol=1e-6)
+
+
+def test_overlaps_are_feathered_not_seamed() -> None:
+    """Tile k outputs the constant k; in an overlap the result ramps between them."""
+    x = torch.zeros(1, 1, 1, 40)
+    counter = iter(range(100))
+    y = tiled_apply(lambda t: torch.full_like(t, float(next(counter))), x, tile=(1, 20), overlap=(0, 10))
+    row = y[0, 0, 0]
+    assert row[0] == 0 and row[-1] == 2
+    overlap = row[10:20]
+    assert torch.all(overlap > 0) and torch.all(overlap < 1)
+    assert torch.all(overlap[1:] > overlap[:-1])  # a smooth ramp, no jump
+
+
+def test_ramp_keeps_border_sides_at_one() -> None:
+    w = ramp_weights(10, 4, ramp_low=False, ramp_high=True)
+    assert torch.all(w[:6] == 1) and torch.all(w[6:] < 1) and torch.all(w > 0)
+
+
+def test_fn_changing_tiled_shape_is_an_error() -> None:
+    with pytest.raises(ValueError, match="tiled shape"):
+        tiled_apply(lambda t: t[..., :-1], torch.zeros(1, 1, 30, 30), tile=16, overlap=4)
+
+
+def test_batched_tiles_match_single_tiles_and_channels_may_change() -> None:
+    x = torch.rand(2, 4, 33, 29)
+    fn = lambda t: t[:, :3] * 2  # noqa: E731
+    a = tiled_apply(fn, x, tile=12, overlap=3, batch_size=1)
+    b = tiled_apply(fn, x, tile=12, overlap=3, batch_size=5)
+    assert a.shape == (2, 3, 33, 29)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, x[:, :3] * 2, rtol=0, atol=1e-6)
