@@ -1,0 +1,278 @@
+"""Building blocks of Uformer (Wang et al., CVPR 2022), faithful to the official release.
+
+Attribute names follow the official code so that its checkpoints load with
+``strict=True``. Unlike the official code, every layer works on tokens kept as a
+``(B, H, W, C)`` grid: the grid shape is explicit (non-square inputs work) and no
+layer has to guess ``H = sqrt(L)`` or copy between layouts.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+# The official code fills masked attention logits with -100, not -inf; keep it
+# so that outputs match the official model to float precision.
+MASK_VALUE = -100.0
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drops a whole residual branch per sample while training."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
+
+
+def to_nchw(x: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, C) grid -> (B, C, H, W) view in channels-last memory: no copy."""
+    return x.permute(0, 3, 1, 2)
+
+
+def to_nhwc(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, H, W, C); a view when ``x`` is channels-last."""
+    return x.permute(0, 2, 3, 1)
+
+
+def conv_nhwc(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a 2-D conv to a token grid, keeping channels-last memory throughout."""
+    x = to_nchw(x).contiguous(memory_format=torch.channels_last)
+    return to_nhwc(conv(x))
+
+
+class LinearProjection(nn.Module):
+    """q from ``to_q`` and k, v from ``to_kv``, as the official layer names them.
+
+    The two weights stay separate parameters (official keys) but run as one GEMM.
+    """
+
+    def __init__(self, dim: int, heads: int, bias: bool = True):
+        super().__init__()
+        assert dim % heads == 0, f"dim {dim} should be divisible by num_heads {heads}"
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim, bias=bias)
+        self.to_kv = nn.Linear(dim, dim * 2, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        weight = torch.cat([self.to_q.weight, self.to_kv.weight])
+        bias = None if self.to_q.bias is None else torch.cat([self.to_q.bias, self.to_kv.bias])
+        qkv = F.linear(x, weight, bias)
+        q, k, v = rearrange(qkv, "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        return q, k, v
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """Only the values: for blocks that reuse another block's attention."""
+        dim = self.to_q.weight.shape[0]
+        weight = self.to_kv.weight[dim:]
+        bias = None if self.to_kv.bias is None else self.to_kv.bias[dim:]
+        return rearrange(F.linear(x, weight, bias), "b n (h d) -> b h n d", h=self.heads)
+
+
+@functools.lru_cache(maxsize=8)
+def relative_position_index(win: int) -> torch.Tensor:
+    """Index into the (2w-1)^2 bias table for every pair of positions in a window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(win), torch.arange(win), indexing="ij"))
+    coords = coords.flatten(1)
+    rel = rearrange(coords[:, :, None] - coords[:, None, :], "two n m -> n m two") + (win - 1)
+    return rel[..., 0] * (2 * win - 1) + rel[..., 1]
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside non-overlapping windows, with relative position bias.
+
+    ``fused=True`` runs ``scaled_dot_product_attention``; the explicit softmax path
+    is kept for when the attention matrix itself is wanted.
+    """
+
+    def __init__(self, dim: int, win_size: int, num_heads: int, qkv_bias: bool = True,
+                 qk_scale: float | None = None, attn_drop: float = 0.0, proj_drop: float = 0.0,
+                 token_projection: str = "linear"):
+        super().__init__()
+        if token_projection != "linear":
+            raise ValueError(f"token_projection={token_projection!r} is not supported; "
+                             "the released Uformer models use 'linear'")
+        self.dim = dim
+        self.win_size = (win_size, win_size)
+        self.num_heads = num_heads
+        self.scale = qk_scale or (dim // num_heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * win_size - 1) ** 2, num_heads))
+        self.register_buffer("relative_position_index", relative_position_index(win_size).clone())
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.qkv = LinearProjection(dim, num_heads, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.fused = True
+
+    def position_bias(self) -> torch.Tensor:
+        """(heads, N, N) additive bias for a window of N = win*win tokens."""
+        n = self.win_size[0] * self.win_size[1]
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        return rearrange(bias, "(n m) h -> h n m", n=n)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B*nW, N, C) windows; mask: (nW, N, N) or None."""
+        q, k, v = self.qkv(x)
+        bias = self.position_bias().to(q.dtype)
+        if mask is not None:
+            windows = mask.shape[0]
+            bias = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1))  # nW, h, N, N
+            bias = bias.repeat(x.shape[0] // windows, 1, 1, 1)
+        else:
+            bias = bias.unsqueeze(0)
+        dropout = self.attn_drop.p if self.training else 0.0
+        if self.fused:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout,
+                                                 scale=self.scale)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1) + bias
+            out = self.attn_drop(attn.softmax(dim=-1)) @ v
+        return self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))
+
+
+class LeFF(nn.Module):
+    """Locally-enhanced feed-forward: Linear, GELU, 3x3 depthwise conv, GELU, Linear."""
+
+    def __init__(self, dim: int, hidden_dim: int, act_layer: type[nn.Module] = nn.GELU):
+        super().__init__()
+        self.linear1 = nn.Sequential(nn.Linear(dim, hidden_dim), act_layer())
+        self.dwconv = nn.Sequential(
+            nn.Conv2d(hidden_dim, hidden_dim, kernel_size=3, padding=1, groups=hidden_dim),
+            act_layer())
+        self.linear2 = nn.Sequential(nn.Linear(hidden_dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear2(conv_nhwc(self.dwconv, self.linear1(x)))
+
+
+@functools.lru_cache(maxsize=32)
+def _shift_mask(height: int, width: int, win: int, shift: int) -> torch.Tensor:
+    regions = torch.zeros(height, width)
+    cuts = (slice(0, -win), slice(-win, -shift), slice(-shift, None))
+    for label, (rows, cols) in enumerate((r, c) for r in cuts for c in cuts):
+        regions[rows, cols] = label
+    windows = rearrange(regions, "(nh wh) (nw ww) -> (nh nw) (wh ww)", wh=win, ww=win)
+    differs = windows.unsqueeze(1) != windows.unsqueeze(2)
+    return torch.zeros(differs.shape).masked_fill_(differs, MASK_VALUE)
+
+
+def shift_mask(height: int, width: int, win: int, shift: int, device: torch.device) -> torch.Tensor:
+    """(nW, N, N) mask that stops shifted windows from mixing regions that were not adjacent."""
+    return _shift_mask(height, width, win, shift).to(device)
+
+
+class LeWinTransformerBlock(nn.Module):
+    """(Shifted) window attention, then LeFF, each with a pre-norm residual.
+
+    ``input_resolution`` is the grid size the model was built for: as in the
+    official code, a level whose grid is no larger than the window uses one
+    unshifted window of that size, whatever size it later runs at.
+    """
+
+    def __init__(self, dim: int, input_resolution: tuple[int, int], num_heads: int,
+                 win_size: int = 8, shift_size: int = 0, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, qk_scale: float | None = None, drop: float = 0.0,
+                 attn_drop: float = 0.0, drop_path: float = 0.0,
+                 token_projection: str = "linear", token_mlp: str = "leff",
+                 modulator: bool = False):
+        super().__init__()
+        if token_mlp != "leff":
+            raise ValueError(f"token_mlp={token_mlp!r} is not supported; Uformer uses 'leff'")
+        self.dim = dim
+        self.win_size = win_size
+        self.shift_size = shift_size
+        if min(input_resolution) <= win_size:
+            self.shift_size = 0
+            self.win_size = min(input_resolution)
+        assert 0 <= self.shift_size < self.win_size, "shift_size must be in [0, win_size)"
+        # The official code sizes the modulator by the requested window, not the clipped one.
+        self.modulator = nn.Embedding(win_size * win_size, dim) if modulator else None
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, self.win_size, num_heads, qkv_bias=qkv_bias,
+                                    qk_scale=qk_scale, attn_drop=attn_drop, proj_drop=drop,
+                                    token_projection=token_projection)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = LeFF(dim, int(dim * mlp_ratio))
+
+    def window_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The WSA branch alone, on a (B, H, W, C) grid: SkipAt reuses this output."""
+        _, height, width, _ = x.shape
+        win, shift = self.win_size, self.shift_size
+        x = self.norm1(x)
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        windows = rearrange(x, "b (nh wh) (nw ww) c -> (b nh nw) (wh ww) c", wh=win, ww=win)
+        if self.modulator is not None:
+            windows = windows + self.modulator.weight
+        mask = shift_mask(height, width, win, shift, x.device) if shift else None
+        out = self.attn(windows, mask=mask)
+        out = rearrange(out, "(b nh nw) (wh ww) c -> b (nh wh) (nw ww) c",
+                        nh=height // win, nw=width // win, wh=win)
+        if shift:
+            out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
+        return out
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the block output and its WSA output (for SkipAt decoders)."""
+        wsa = self.window_attention(x)
+        return self.feed_forward(x + self.drop_path(wsa)), wsa
+
+
+class Downsample(nn.Module):
+    """4x4 stride-2 conv; the official layer is ``conv.0``."""
+
+    def __init__(self, in_channel: int, out_channel: int):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(in_channel, out_channel, 4, stride=2, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv_nhwc(self.conv, x)
+
+
+class Upsample(nn.Module):
+    """2x2 stride-2 transposed conv; the official layer is ``deconv.0``."""
+
+    def __init__(self, in_channel: int, out_channel: int):
+        super().__init__()
+        self.deconv = nn.Sequential(nn.ConvTranspose2d(in_channel, out_channel, 2, stride=2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv_nhwc(self.deconv, x)
+
+
+class InputProj(nn.Module):
+    """3x3 conv + LeakyReLU from image channels to the embedding."""
+
+    def __init__(self, in_channel: int, out_channel: int):
+        super().__init__()
+        self.proj = nn.Sequential(nn.Conv2d(in_channel, out_channel, 3, padding=1),
+                                  nn.LeakyReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return to_nhwc(self.proj(x.contiguous(memory_format=torch.channels_last)))
+
+
+class OutputProj(nn.Module):
+    """3x3 conv from the last decoder features back to image channels."""
+
+    def __init__(self, in_channel: int, out_channel: int):
+        super().__init__()
+        self.proj = nn.Sequential(nn.Conv2d(in_channel, out_channel, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(to_nchw(x).contiguous(memory_format=torch.channels_last))
