@@ -1,0 +1,185 @@
+"""U-shaped UniFormer video denoiser (MIMO: T noisy frames in, T clean out), and
+its SkipAt variant that reuses encoder attention in the decoder.
+
+Layout (defaults; a fit to the paper's Table 6 cost, see README):
+
+* input projection 3x3x3 conv to ``embed_dim`` channels;
+* encoder levels at H, H/2, H/4 (UniFormer local blocks) and H/8 (global
+  spatio-temporal attention), depths ``enc_depths``, channels ``embed_dim*2**i``,
+  each followed by a (1,2,2)/(1,2,2) strided conv that halves H and W (time is
+  never downsampled: a 7-in/7-out denoiser must keep every frame);
+* a bottleneck of global blocks at H/16;
+* a symmetric decoder (``dec_depths``, deepest level first): transposed-conv
+  upsampling, concatenation with the encoder skip, a 1x1x1 fuse, then blocks;
+* a 3x3x3 output conv and a residual to the noisy input.
+
+``UniformerVideoSkipAt`` (``skipat=True``): each decoder global block at a level
+reuses the attention matrix of the encoder block with the same index at that
+level (identity, "naive SkipAt", Appendix A.2). The encoder keeps exactly the
+matrices the decoder will read, and each is dropped once read.
+
+Input ``(B, T, C, H, W)`` in [0, 1], ``C = 3`` or ``4`` with ``noise_map=True``
+(the fourth channel is sigma/255 everywhere). Any T >= 1 and any H, W: the
+frame is padded to a multiple of 16 and cropped back.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from basicsr.utils.registry import ARCH_REGISTRY
+from einops import rearrange
+from torch import nn
+
+from restore.archs.video_uniformer_blocks import GlobalBlock, LocalBlock
+
+Tensor = torch.Tensor
+BLOCK_TYPES = ("local", "global")
+
+
+def _make_blocks(
+    kind: str, channels: int, depth: int, head_dim: int, mlp_ratio: float, qkv_bias: bool,
+    drop_paths: Sequence[float], reuse_attention: bool = False,
+) -> nn.ModuleList:
+    if kind == "local":
+        return nn.ModuleList(LocalBlock(channels, mlp_ratio, drop_paths[i]) for i in range(depth))
+    heads = max(1, channels // head_dim)
+    return nn.ModuleList(
+        GlobalBlock(channels, heads, mlp_ratio, qkv_bias, drop_paths[i], reuse_attention)
+        for i in range(depth)
+    )
+
+
+@ARCH_REGISTRY.register()
+class UniformerVideo(nn.Module):
+    """U-shaped UniFormer denoiser; ``skipat=True`` gives the SkipAt variant."""
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        out_chans: int = 3,
+        embed_dim: int = 32,
+        enc_depths: Sequence[int] = (1, 2, 8, 8),
+        dec_depths: Sequence[int] = (8, 8, 2, 1),
+        bottleneck_depth: int = 2,
+        level_types: Sequence[str] = ("local", "local", "local", "global"),
+        bottleneck_type: str = "global",
+        head_dim: int = 64,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.1,
+        noise_map: bool = False,
+        skipat: bool = False,
+    ) -> None:
+        super().__init__()
+        levels = len(enc_depths)
+        assert len(dec_depths) == levels and len(level_types) == levels, (
+            "enc_depths, dec_depths and level_types need one entry per level")
+        assert all(kind in BLOCK_TYPES for kind in (*level_types, bottleneck_type)), (
+            f"block types must be one of {BLOCK_TYPES}")
+        if skipat:
+            for depth_enc, depth_dec, kind in zip(enc_depths, reversed(dec_depths), level_types):
+                assert kind != "global" or depth_dec <= depth_enc, (
+                    "a SkipAt decoder level cannot have more global blocks than its encoder level")
+        self.in_chans = in_chans + (1 if noise_map else 0)
+        self.out_chans = out_chans
+        self.noise_map = noise_map
+        self.skipat = skipat
+        self.level_types = tuple(level_types)
+        self.pad_multiple = 2 ** levels
+        widths = [embed_dim * 2 ** i for i in range(levels + 1)]
+        total = sum(enc_depths) + bottleneck_depth + sum(dec_depths)
+        rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]  # linear rise
+        rates_enc, rates_mid = rates[:sum(enc_depths)], rates[sum(enc_depths):sum(enc_depths) + bottleneck_depth]
+        rates_dec = rates[sum(enc_depths) + bottleneck_depth:]
+
+        self.input_proj = nn.Sequential(
+            nn.Conv3d(self.in_chans, embed_dim, 3, padding=1), nn.LeakyReLU(inplace=True))
+        self.encoders, self.downs = nn.ModuleList(), nn.ModuleList()
+        for i, (depth, kind) in enumerate(zip(enc_depths, level_types)):
+            drops = rates_enc[sum(enc_depths[:i]):sum(enc_depths[:i + 1])]
+            self.encoders.append(_make_blocks(kind, widths[i], depth, head_dim, mlp_ratio, qkv_bias, drops))
+            self.downs.append(nn.Conv3d(widths[i], widths[i + 1], (1, 2, 2), (1, 2, 2)))
+        self.bottleneck = _make_blocks(
+            bottleneck_type, widths[-1], bottleneck_depth, head_dim, mlp_ratio, qkv_bias, rates_mid)
+        self.ups, self.fuses, self.decoders = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        for j, depth in enumerate(dec_depths):
+            i = levels - 1 - j  # encoder level this decoder level mirrors
+            drops = rates_dec[sum(dec_depths[:j]):sum(dec_depths[:j + 1])]
+            reuse = skipat and level_types[i] == "global"
+            self.ups.append(nn.ConvTranspose3d(widths[i + 1], widths[i], (1, 2, 2), (1, 2, 2)))
+            self.fuses.append(nn.Conv3d(2 * widths[i], widths[i], 1))
+            self.decoders.append(_make_blocks(
+                level_types[i], widths[i], depth, head_dim, mlp_ratio, qkv_bias, drops, reuse))
+        self.output_proj = nn.Conv3d(embed_dim, out_chans, 3, padding=1)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def _pad(self, x: Tensor) -> tuple[Tensor, int, int]:
+        height, width = x.shape[-2:]
+        pad_h = (-height) % self.pad_multiple
+        pad_w = (-width) % self.pad_multiple
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode=mode)
+        return x, height, width
+
+    def _run_level(
+        self, blocks: nn.ModuleList, x: Tensor, keep: int = 0, reuse: list[Tensor] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Run one level; keep the first ``keep`` attention matrices, or consume ``reuse``."""
+        kept: list[Tensor] = []
+        for index, block in enumerate(blocks):
+            if isinstance(block, LocalBlock):
+                x = block(x)
+            elif reuse is not None:
+                x, _ = block(x, attention=reuse.pop(0))  # pop: A is freed once read
+            else:
+                x, attention = block(x, return_attention=index < keep)
+                if attention is not None:
+                    kept.append(attention)
+        return x, kept
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 5 or x.shape[2] != self.in_chans:
+            raise ValueError(
+                f"expected input (B, T, {self.in_chans}, H, W), got {tuple(x.shape)}")
+        noisy = x[:, :, :self.out_chans]
+        feats = rearrange(x, "b t c h w -> b c t h w")
+        feats, height, width = self._pad(feats)
+        feats = self.input_proj(feats)
+        skips, saved = [], []
+        for level, (blocks, down) in enumerate(zip(self.encoders, self.downs)):
+            keep = len(self.decoders[len(self.decoders) - 1 - level]) if self.skipat else 0
+            feats, kept = self._run_level(blocks, feats, keep=keep)
+            skips.append(feats)
+            saved.append(kept)
+            feats = down(feats)
+        feats, _ = self._run_level(self.bottleneck, feats)
+        for j, (up, fuse, blocks) in enumerate(zip(self.ups, self.fuses, self.decoders)):
+            level = len(self.encoders) - 1 - j
+            feats = fuse(torch.cat([up(feats), skips.pop()], dim=1))
+            kept = saved.pop()
+            reuse = kept if self.skipat and self.level_types[level] == "global" else None
+            feats, _ = self._run_level(blocks, feats, reuse=reuse)
+        out = self.output_proj(feats)[..., :height, :width]
+        return noisy + rearrange(out, "b c t h w -> b t c h w")
+
+
+@ARCH_REGISTRY.register()
+class UniformerVideoSkipAt(UniformerVideo):
+    """UniformerVideo whose decoder global blocks reuse the encoder's attention."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("skipat", True)
+        super().__init__(**kwargs)

@@ -1,0 +1,90 @@
+"""UniFormer video denoiser: shapes, SkipAt reuse of the encoder's attention, FLOPs."""
+import pytest
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+
+from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
+from restore.archs.video_uniformer_blocks import GlobalAttention, GlobalBlock, ReusedAttention
+
+TINY = dict(embed_dim=8, enc_depths=(1, 1, 1, 2), dec_depths=(2, 1, 1, 1), bottleneck_depth=1,
+            head_dim=16, drop_path_rate=0.0)
+
+
+def test_registered_in_basicsr() -> None:
+    assert ARCH_REGISTRY.get("UniformerVideo") is UniformerVideo
+    assert ARCH_REGISTRY.get("UniformerVideoSkipAt") is UniformerVideoSkipAt
+
+
+@pytest.mark.parametrize("cls", [UniformerVideo, UniformerVideoSkipAt])
+@pytest.mark.parametrize("frames,height,width", [(7, 32, 32), (5, 21, 35), (1, 16, 19)])
+def test_mimo_shapes_any_size(cls, frames: int, height: int, width: int) -> None:
+    net = cls(**TINY).eval()
+    x = torch.rand(1, frames, 3, height, width)
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_noise_map_channel_and_residual() -> None:
+    net = UniformerVideo(noise_map=True, **TINY).eval()
+    torch.nn.init.zeros_(net.output_proj.weight)
+    torch.nn.init.zeros_(net.output_proj.bias)
+    x = torch.rand(2, 3, 4, 16, 16)
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (2, 3, 3, 16, 16)
+    torch.testing.assert_close(y, x[:, :, :3])  # zero head: output is the noisy input
+    with pytest.raises(ValueError, match="expected input"):
+        net(torch.rand(1, 3, 3, 16, 16))
+
+
+def test_skipat_decoder_has_no_query_or_key() -> None:
+    net = UniformerVideoSkipAt(**TINY)
+    decoder_names = [name for name, _ in net.decoders.named_parameters()]
+    global_decoder = [b for level in net.decoders for b in level if isinstance(b, GlobalBlock)]
+    assert len(global_decoder) == 2
+    assert all(isinstance(b.attn, ReusedAttention) for b in global_decoder)
+    assert not any("qkv" in n or ".q." in n or ".k." in n for n in decoder_names)
+    assert any(".attn.v." in n for n in decoder_names)
+    baseline_names = [name for name, _ in UniformerVideo(**TINY).decoders.named_parameters()]
+    assert any("qkv" in n for n in baseline_names)
+
+
+def test_skipat_decoder_attention_is_the_encoders() -> None:
+    net = UniformerVideoSkipAt(**TINY).eval()
+    produced, consumed = [], []
+    for block in net.encoders[3]:
+        block.register_forward_hook(lambda m, args, kwargs, out: produced.append(out[1]), with_kwargs=True)
+    for block in net.decoders[0]:
+        block.attn.register_forward_pre_hook(lambda m, args: consumed.append(args[1]))
+    with torch.no_grad():
+        net(torch.rand(1, 3, 3, 32, 32))
+    assert len(consumed) == 2 and len(produced) == 2
+    for enc, dec in zip(produced, consumed):
+        assert dec is enc  # identity reuse: the very same matrix
+        torch.testing.assert_close(enc.sum(-1), torch.ones_like(enc.sum(-1)))  # softmax rows
+
+
+def test_fused_and_explicit_attention_agree() -> None:
+    attention = GlobalAttention(32, 2).eval()
+    x = torch.rand(2, 50, 32)
+    fused, none = attention(x)
+    explicit, matrix = attention(x, return_attention=True)
+    assert none is None and matrix.shape == (2, 2, 50, 50)
+    torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-5)
+
+
+def test_skipat_gradients_reach_encoder_queries_through_reused_attention() -> None:
+    net = UniformerVideoSkipAt(**TINY)
+    net(torch.rand(1, 3, 3, 16, 16)).square().mean().backward()
+    qkv = net.encoders[3][0].attn.qkv.weight.grad
+    assert qkv is not None and qkv.abs().sum() > 0
+
+
+def test_default_size_flops_match_paper_table6() -> None:
+    from restore.benchmark_video import gmacs_per_frame
+
+    base = gmacs_per_frame(UniformerVideo, frames=7, size=256)
+    skip = gmacs_per_frame(UniformerVideoSkipAt, frames=7, size=256)
+    assert 90 < base < 97, base  # paper: 93.2
+    assert 0.80 < skip / base < 0.86, (base, skip)  # paper: 77.1 / 93.2 = 0.827
