@@ -1,0 +1,217 @@
+"""Weight cards: the small JSON file that travels beside every weight file.
+
+A weight file alone cannot be used: one needs the network's arch and config,
+what noise it was trained on and whether it takes a noise-level map. The card
+says all of that, plus the file's sha256 so that a truncated or swapped file
+is refused instead of silently producing garbage. A ``registry.json`` in the
+weights folder lists the cards that are available by name.
+
+Card layout (``<name>.json`` next to ``<name>.safetensors``)::
+
+    {
+      "format": "restore-weights-card/1",
+      "name": "uformer_t_skipat_gauss",
+      "arch": "UformerSkipAt",            # a name in basicsr's ARCH_REGISTRY
+      "config": {"preset": "T"},          # kwargs for the arch constructor
+      "kind": "image",                    # "image" (B,C,H,W) or "video" (B,T,C,H,W)
+      "noise": {"type": "gaussian", "sigma": [0, 50]},   # or {"type": "real", "dataset": "SIDD"}
+      "noise_map_input": false,           # true: one sigma/255 channel is appended to the input
+      "training_data": "DIV2K+Flickr2K, random 128x128 crops",
+      "psnr": null,                       # or {"dataset": "CBSD68", "sigma": 25, "value": 31.2}
+      "weights": "uformer_t_skipat_gauss.safetensors",
+      "sha256": "…64 hex digits…",
+      "baseline": "uformer_t_gauss"       # optional: the non-SkipAt model to compare with
+    }
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CARD_FORMAT = "restore-weights-card/1"
+REGISTRY_FILE = "registry.json"
+KINDS = ("image", "video")
+NOISE_TYPES = ("gaussian", "real")
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+
+
+class WeightsError(ValueError):
+    """Any problem with a weight file or its card; the message is for the user."""
+
+
+class ChecksumError(WeightsError):
+    """The weight file's sha256 differs from the one its card promises."""
+
+
+class ModelNotFoundError(WeightsError):
+    """No model of that name in the registry, and no such file either."""
+
+
+@dataclass
+class WeightsCard:
+    """Everything needed to rebuild and trust one set of weights."""
+
+    name: str
+    arch: str
+    config: dict[str, Any]
+    kind: str
+    noise: dict[str, Any]
+    weights: str
+    sha256: str
+    noise_map_input: bool = False
+    training_data: str | None = None
+    psnr: dict[str, Any] | None = None
+    baseline: str | None = None
+    notes: str | None = None
+    format: str = CARD_FORMAT
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        where = f"weight card {self.path or self.name!s}"
+        if self.format != CARD_FORMAT:
+            raise WeightsError(f"{where}: format {self.format!r} is not {CARD_FORMAT!r}")
+        if self.kind not in KINDS:
+            raise WeightsError(f"{where}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.noise.get("type") not in NOISE_TYPES:
+            raise WeightsError(f"{where}: noise.type must be one of {NOISE_TYPES}, got {self.noise.get('type')!r}")
+        if self.noise["type"] == "gaussian":
+            sigma = self.noise.get("sigma")
+            if not (isinstance(sigma, list) and len(sigma) == 2 and 0 <= sigma[0] <= sigma[1]):
+                raise WeightsError(f"{where}: gaussian noise needs sigma: [low, high], got {sigma!r}")
+        if self.noise_map_input and self.noise["type"] != "gaussian":
+            raise WeightsError(f"{where}: a noise-map input only makes sense for gaussian noise")
+        if not isinstance(self.config, dict):
+            raise WeightsError(f"{where}: config must be a mapping of constructor arguments")
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            raise WeightsError(f"{where}: sha256 must be 64 lower-case hex digits")
+        if Path(self.weights).name != self.weights or not self.weights.endswith(WEIGHT_SUFFIXES):
+            raise WeightsError(f"{where}: weights must be a bare file name ending in one of {WEIGHT_SUFFIXES}")
+
+    @property
+    def is_gaussian(self) -> bool:
+        return self.noise["type"] == "gaussian"
+
+    @property
+    def sigma_range(self) -> tuple[float, float] | None:
+        """The σ range (0–255 scale) the model was trained for; None for real noise."""
+        return tuple(self.noise["sigma"]) if self.is_gaussian else None
+
+    @property
+    def weights_path(self) -> Path:
+        if self.path is None:
+            raise WeightsError(f"weight card {self.name!r} was not read from a file, so its weights cannot be located")
+        return self.path.parent / self.weights
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+
+def sha256_of_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hash in chunks: weight files can be hundreds of MB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_card(path: str | os.PathLike) -> WeightsCard:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WeightsError(f"weight card not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"weight card {path} is not readable JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"weight card {path} must hold a JSON object")
+    known = set(WeightsCard.__dataclass_fields__) - {"path"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise WeightsError(f"weight card {path} has unknown fields {unknown}")
+    try:
+        return WeightsCard(**data, path=path)
+    except TypeError as error:  # a required field is missing
+        raise WeightsError(f"weight card {path}: {error}") from None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write beside the target then rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=False)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_card(card: WeightsCard, folder: str | os.PathLike) -> Path:
+    path = Path(folder) / f"{card.name}.json"
+    write_json_atomic(path, card.to_dict())
+    card.path = path
+    return path
+
+
+def verify_checksum(card: WeightsCard) -> Path:
+    """Return the weight file's path, or refuse it if it is missing or differs."""
+    weights = card.weights_path
+    if not weights.is_file():
+        raise WeightsError(f"model {card.name!r}: weight file {weights} is missing")
+    actual = sha256_of_file(weights)
+    if actual != card.sha256:
+        raise ChecksumError(
+            f"model {card.name!r}: {weights} has sha256 {actual}, but its card expects {card.sha256}. "
+            "The file is corrupt, truncated or not the one the card describes; download it again."
+        )
+    return weights
+
+
+def read_registry(folder: str | os.PathLike) -> list[str]:
+    """Card file names listed in ``folder/registry.json``; [] when there is none."""
+    path = Path(folder) / REGISTRY_FILE
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"model registry {path} is not readable JSON: {error}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise WeightsError(f'model registry {path} must look like {{"models": ["name.json", ...]}}')
+    return models
+
+
+def list_cards(folder: str | os.PathLike) -> list[WeightsCard]:
+    """The registered cards of a weights folder, in registry order."""
+    return [read_card(Path(folder) / entry) for entry in read_registry(folder)]
+
+
+def register(card: WeightsCard, folder: str | os.PathLike) -> None:
+    """Add a card to the folder's registry (once)."""
+    folder = Path(folder)
+    entries = read_registry(folder)
+    entry = f"{card.name}.json"
+    if entry not in entries:
+        entries.append(entry)
+    write_json_atomic(folder / REGISTRY_FILE, {"models": entries})
+
+
+def find_card(name: str, folder: str | os.PathLike) -> WeightsCard:
+    """Look a model name up in the registry of ``folder``."""
+    for card in list_cards(folder):
+        if card.name == name:
+            return card
+    available = [card.name for card in list_cards(folder)]
+    hint = f"available: {', '.join(available)}" if available else f"no models are registered in {folder} yet"
+    raise ModelNotFoundError(f"unknown model {name!r} ({hint}); or pass the path of a .json card or weight file")
