@@ -85,14 +85,12 @@ def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except (SafetensorError, OSError) as error:
             raise WeightsError(f"{path} is not a readable safetensors file: {error}") from None
-    from restore.checkpoints import load_state_dict_file
+    from restore.checkpoints import CheckpointError, load_state_dict_file
 
     try:
         return load_state_dict_file(path)
-    except WeightsError:
-        raise
-    except Exception as error:  # torch's weights_only refusal or a corrupt archive
-        raise WeightsError(f"{path} could not be loaded as a weights-only checkpoint: {error}") from None
+    except CheckpointError as error:  # weights_only refusal, corrupt archive, no state dict
+        raise WeightsError(str(error)) from None
 
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:

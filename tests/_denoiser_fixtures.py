@@ -1,0 +1,43 @@
+"""Small real networks saved with real cards, for the API, CLI and app tests.
+
+No trained weights ship yet, so tests publish randomly initialised networks
+through ``save_pretrained`` into a temporary weights folder and load them back
+through the same path users take.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import restore  # noqa: F401
+from restore.save_weights import save_pretrained
+from restore.weights_card import WeightsCard
+
+# A purely convolutional basicsr net (6 stacked 3x3 convs at upscale=1, receptive
+# radius 6 px): tiled and untiled outputs must agree exactly away from the seams.
+LOCAL_CONFIG = dict(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=4, upscale=1, act_type="prelu")
+LOCAL_RADIUS = 6
+
+TINY_UFORMER = dict(img_size=64, embed_dim=8, depths=[1] * 9, win_size=8, modulator=True, drop_path_rate=0.0)
+
+
+def publish(folder: Path, name: str, arch: str, config: dict, seed: int = 0, **card) -> WeightsCard:
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    torch.manual_seed(seed)
+    net = ARCH_REGISTRY._obj_map.get(arch) or ARCH_REGISTRY._obj_map[f"{arch}_basicsr"]
+    card.setdefault("noise", {"type": "gaussian", "sigma": [0, 50]})
+    return save_pretrained(net(**config), folder, name=name, arch=arch, config=config,
+                           training_data="none: random initialisation (test fixture)", **card)
+
+
+def publish_local(folder: Path, name: str = "tiny_local_gauss", **card) -> WeightsCard:
+    return publish(folder, name, "SRVGGNetCompact", LOCAL_CONFIG, **card)
+
+
+def publish_uformer_pair(folder: Path) -> tuple[WeightsCard, WeightsCard]:
+    """A tiny baseline Uformer and its SkipAt variant, the second naming the first as baseline."""
+    base = publish(folder, "tiny_uformer_gauss", "Uformer", TINY_UFORMER)
+    skip = publish(folder, "tiny_uformer_skipat_gauss", "UformerSkipAt", TINY_UFORMER, baseline=base.name)
+    return base, skip

@@ -1,0 +1,132 @@
+"""Denoiser.from_pretrained round trip, checksum refusal, channels and tiling."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from restore.api import Denoiser
+from restore.weights_card import ChecksumError, ModelNotFoundError, WeightsError, read_registry
+
+from _denoiser_fixtures import LOCAL_RADIUS, publish_local
+
+
+@pytest.fixture()
+def weights_dir(tmp_path):
+    publish_local(tmp_path)
+    return tmp_path
+
+
+def test_round_trip_by_name_and_by_path_gives_the_saved_network(weights_dir):
+    by_name = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    by_card = Denoiser.from_pretrained(weights_dir / "tiny_local_gauss.json", device="cpu")
+    by_file = Denoiser.from_pretrained(weights_dir / "tiny_local_gauss.safetensors", device="cpu")
+    from safetensors.torch import load_file
+
+    saved = load_file(str(weights_dir / "tiny_local_gauss.safetensors"))
+    for den in (by_name, by_card, by_file):
+        for key, value in den.net.state_dict().items():
+            assert torch.equal(value, saved[key]), key
+    assert read_registry(weights_dir) == ["tiny_local_gauss.json"]
+    image = data.astronaut()[:64, :80]
+    assert np.array_equal(by_name(image, sigma=25), by_file(image, sigma=25))
+
+
+def test_sha256_mismatch_is_refused(weights_dir):
+    weights = weights_dir / "tiny_local_gauss.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 0xFF  # flip the last byte of the last tensor
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(ChecksumError, match="sha256"):
+        Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+
+
+def test_unknown_name_and_broken_card_give_clear_errors(weights_dir):
+    with pytest.raises(ModelNotFoundError, match="tiny_local_gauss"):
+        Denoiser.from_pretrained("no_such_model", weights_dir=weights_dir)
+    card = weights_dir / "tiny_local_gauss.json"
+    content = json.loads(card.read_text())
+    content["arch"] = "NoSuchArch"
+    card.write_text(json.dumps(content))
+    with pytest.raises(WeightsError, match="NoSuchArch"):
+        Denoiser.from_pretrained(card)
+
+
+def test_pth_checkpoint_loads_weights_only(tmp_path, weights_dir):
+    """A bare BasicSR-style .pth ({'params': ...}) loads without unpickling code."""
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    path = tmp_path / "net_g_latest.pth"
+    torch.save({"params": den.net.state_dict()}, path)
+    bare = Denoiser.from_pretrained(path, arch=den.card.arch, config=den.card.config, device="cpu")
+    image = data.camera()[:48, :48]
+    assert np.array_equal(bare(image), den(image))
+    malicious = tmp_path / "code.pth"
+    torch.save({"params": den.net.state_dict(), "hook": print}, malicious)
+    with pytest.raises(WeightsError):
+        Denoiser.from_pretrained(malicious, arch=den.card.arch, config=den.card.config)
+
+
+@pytest.mark.parametrize("shape_dtype", [
+    ("gray", np.uint8), ("rgb", np.uint8), ("rgba", np.uint8), ("rgb", np.uint16), ("rgb", np.float32),
+])
+def test_shape_and_dtype_come_back_and_alpha_is_kept(weights_dir, shape_dtype):
+    mode, dtype = shape_dtype
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    rgb = data.astronaut()[100:140, 100:150]
+    image = {"gray": rgb[..., 0], "rgb": rgb,
+             "rgba": np.dstack([rgb, np.arange(40 * 50, dtype=np.uint8).reshape(40, 50)])}[mode]
+    if dtype == np.uint16:
+        image = image.astype(np.uint16) * 257
+    elif dtype == np.float32:
+        image = image.astype(np.float32) / 255
+    out = den(image, sigma=10)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    if mode == "rgba":
+        assert np.array_equal(out[..., 3], image[..., 3])
+
+
+def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir):
+    from restore.tiling import tile_starts
+
+    tile, overlap = 48, 2 * LOCAL_RADIUS + 2
+    whole = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=None)
+    tiled = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu",
+                                     tile=tile, tile_overlap=overlap)
+    x = torch.from_numpy(data.astronaut()[:150, :130].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    expected, got = whole.denoise_tensor(x), tiled.denoise_tensor(x)
+
+    def covered_once(length: int) -> torch.Tensor:
+        count = torch.zeros(length, dtype=torch.int64)
+        for start in tile_starts(length, tile, overlap):
+            count[start:start + tile] += 1
+        return count == 1
+
+    interior = covered_once(150)[:, None] & covered_once(130)[None, :]
+    assert interior.float().mean() > 0.3
+    # A pixel seen by one tile only is farther than the receptive radius from that tile's edge.
+    torch.testing.assert_close(got[..., interior], expected[..., interior], atol=1e-6, rtol=0)
+    # In the overlaps the feathered blend stays close to the untiled result.
+    assert (got - expected).abs().max() < 0.02
+
+
+def test_sigma_is_checked_against_the_card(weights_dir, tmp_path):
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    with pytest.raises(ValueError, match="outside"):
+        den(data.camera()[:16, :16], sigma=80)
+    real = publish_local(tmp_path / "real", name="tiny_local_real", noise={"type": "real", "dataset": "SIDD"})
+    with pytest.raises(ValueError, match="takes no sigma"):
+        Denoiser.from_pretrained(real.path, device="cpu")(data.camera()[:16, :16], sigma=10)
+
+
+def test_noise_map_model_gets_an_extra_channel(tmp_path):
+    from _denoiser_fixtures import TINY_UFORMER, publish
+
+    card = publish(tmp_path, "tiny_map", "Uformer", {**TINY_UFORMER, "dd_in": 4}, noise_map_input=True)
+    den = Denoiser.from_pretrained(card.path, device="cpu")
+    image = data.astronaut()[:32, :32]
+    with pytest.raises(ValueError, match="needs the noise level"):
+        den(image)
+    assert not np.array_equal(den(image, sigma=5), den(image, sigma=45))
