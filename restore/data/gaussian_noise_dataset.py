@@ -1,0 +1,85 @@
+"""Synthetic Gaussian noise on any folder of clean images.
+
+This is how users without SIDD train, and how our own weights are trained.
+Noise is ``clean + N(0, sigma/255)`` with sigma fixed or drawn from a range,
+clipped to [0, 1] or not. Validation noise is seeded per image, so validation
+numbers repeat from run to run and do not depend on the order of images.
+"""
+import random
+
+import numpy as np
+from basicsr.utils.registry import DATASET_REGISTRY
+from torch.utils import data
+
+from restore.data.dataset_errors import DatasetError
+from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
+from restore.data.noise import add_gaussian_noise, draw_sigma
+from restore.data.patch_ops import center_crop_box, crop, dihedral, random_crop_box, sample_dict
+
+
+def skimage_images(names: list[str]) -> list[np.ndarray]:
+    """Real photos shipped inside scikit-image (no download), as float32 RGB."""
+    from skimage import data as skdata
+    from skimage.color import gray2rgb
+    images = []
+    for name in names:
+        loader = getattr(skdata, name, None)
+        if loader is None or not callable(loader):
+            raise DatasetError(f"skimage.data has no image named {name!r}")
+        image = np.asarray(loader())
+        image = gray2rgb(image) if image.ndim == 2 else image[..., :3]
+        images.append(image.astype(np.float32) / 255.0)
+    return images
+
+
+@DATASET_REGISTRY.register()
+class GaussianNoiseDataset(data.Dataset):
+    """Options: dataroot_gt (folder, searched recursively) or skimage_names (list of
+    ``skimage.data`` photos); sigma (number or [low, high], 0-255 scale); clip (default
+    false); gt_size (crop; train random, val centre; ~ for whole images); augment;
+    noise_seed (validation, default 0)."""
+
+    def __init__(self, opt: dict):
+        super().__init__()
+        self.opt = opt
+        self.train = opt.get("phase", "train") == "train"
+        self.gt_size = opt.get("gt_size")
+        self.augment = bool(opt.get("augment", self.train))
+        self.sigma = opt["sigma"]
+        draw_sigma(self.sigma, np.random.default_rng(0))  # validates the range now, not in a worker
+        self.clip = bool(opt.get("clip", False))
+        self.seed = int(opt.get("noise_seed", 0))
+        if opt.get("skimage_names"):
+            self.images = skimage_images(list(opt["skimage_names"]))
+            self.paths = [f"skimage_{name}" for name in opt["skimage_names"]]
+            for path, image in zip(self.paths, self.images):
+                require_min_size(path, image.shape[:2], self.gt_size or 0)
+        elif opt.get("dataroot_gt"):
+            self.images = None
+            files = list_images(opt["dataroot_gt"], "clean image", recursive=True)
+            for file in files:
+                require_min_size(file, image_size(file), self.gt_size or 0)
+            self.paths = [str(f) for f in files]
+        else:
+            raise DatasetError(f"dataset {opt.get('name')!r}: set dataroot_gt or skimage_names")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
+        if self.train:
+            rng = np.random.default_rng(np.random.randint(2**31))  # np.random is seeded per worker by BasicSR
+            if self.gt_size is not None:
+                top, left = random_crop_box(clean.shape[0], clean.shape[1], self.gt_size, random)
+                clean = crop(clean, top, left, self.gt_size)
+            if self.augment:
+                clean = dihedral(clean, random.randrange(8))
+        else:
+            rng = np.random.default_rng([self.seed, index])
+            if self.gt_size is not None:
+                top, left = center_crop_box(clean.shape[0], clean.shape[1], self.gt_size)
+                clean = crop(clean, top, left, self.gt_size)
+        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng), rng, self.clip)
+        name = self.paths[index]
+        return sample_dict(clean, noisy, name, name)

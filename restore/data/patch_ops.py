@@ -1,0 +1,50 @@
+"""Training-patch operations shared by the paired and synthetic-noise datasets."""
+import random
+
+import numpy as np
+import torch
+from einops import rearrange
+
+
+def random_crop_box(height: int, width: int, size: int, rng: random.Random) -> tuple[int, int]:
+    """Top-left corner of a size x size window inside height x width."""
+    return rng.randint(0, height - size), rng.randint(0, width - size)
+
+
+def center_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
+    return (height - size) // 2, (width - size) // 2
+
+
+def crop(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    return image[top:top + size, left:left + size]
+
+
+def dihedral(image: np.ndarray, mode: int) -> np.ndarray:
+    """One of the 8 flip/rot90 variants of an HxWxC image (mode 0 is identity)."""
+    if not 0 <= mode < 8:
+        raise ValueError(f"augmentation mode must be in 0..7, got {mode}")
+    if mode >= 4:
+        image = image[:, ::-1]
+    return np.rot90(image, k=mode % 4, axes=(0, 1))
+
+
+def to_chw_tensor(image: np.ndarray) -> torch.Tensor:
+    """HxWxC float array -> CxHxW float32 tensor (a contiguous copy)."""
+    return torch.from_numpy(np.ascontiguousarray(rearrange(image, "h w c -> c h w"), dtype=np.float32))
+
+
+def paired_patch(gt: np.ndarray, lq: np.ndarray, size: int | None, rng: random.Random,
+                 augment: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The same random crop (skipped when size is None) and flip/rot90 of both images."""
+    if size is not None:
+        top, left = random_crop_box(gt.shape[0], gt.shape[1], size, rng)
+        gt, lq = crop(gt, top, left, size), crop(lq, top, left, size)
+    if augment:
+        mode = rng.randrange(8)
+        gt, lq = dihedral(gt, mode), dihedral(lq, mode)
+    return gt, lq
+
+
+def sample_dict(gt: np.ndarray, lq: np.ndarray, gt_path: str, lq_path: str) -> dict:
+    """The sample layout BasicSR models expect."""
+    return {"lq": to_chw_tensor(lq), "gt": to_chw_tensor(gt), "lq_path": lq_path, "gt_path": gt_path}

@@ -1,0 +1,194 @@
+"""The places where basicsr 1.4.2 assumes CUDA or lacks what the Uformer recipe needs.
+
+We do not fork basicsr; ``apply_basicsr_fixes()`` replaces these functions in
+place, once per process (``restore.models`` calls it on import, and so do the
+entry points):
+
+- ``init_dist`` hard-codes nccl and ``torch.cuda.set_device``: we pick nccl on
+  CUDA and gloo on CPU, and bind a GPU only when there is one.
+- DDP is wrapped with ``device_ids=[cuda device]``: on CPU we pass none.
+- resume maps the state with ``storage.cuda()`` and ``--auto_resume`` looks in a
+  cwd-relative ``experiments/``: we map to CPU (the optimiser moves its state to
+  the parameters' device), read with ``weights_only=True``, look in the
+  experiments folder under the repository root, and skip an unreadable newest state.
+- ``get_optimizer`` builds only Adam: we build any ``torch.optim`` class (AdamW).
+- ``setup_schedulers`` knows two schedulers: we add ``WarmupCosineLR`` and any
+  ``torch.optim.lr_scheduler`` class.
+- ``CosineAnnealingRestartLR`` crashes once ``sum(periods) < total_iter``: we hold
+  ``eta_min`` after the last period.
+- ``load_network`` unpickles with plain ``torch.load``: we read weights only, and
+  ``.safetensors`` too.
+- Relative ``dataroot*``/``pretrain_network*``/``resume_state`` paths in option
+  files are resolved against the repository root, like ``experiments/``, so a run
+  works from any working directory.
+"""
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from restore import _compat  # noqa: F401  (must run before any basicsr import)
+
+import basicsr.train  # noqa: E402
+import basicsr.utils.dist_util  # noqa: E402
+import basicsr.utils.options  # noqa: E402
+from basicsr.models import lr_scheduler as basicsr_lr  # noqa: E402
+from basicsr.models.base_model import BaseModel  # noqa: E402
+from basicsr.utils import get_root_logger  # noqa: E402
+from basicsr.utils.misc import check_resume  # noqa: E402
+
+from restore.models.checkpoint_io import load_weights_only, select_params  # noqa: E402
+from restore.models.warmup_cosine_lr import WarmupCosineLR  # noqa: E402
+
+_ORIGINAL_PARSE_OPTIONS = basicsr.utils.options.parse_options
+_ORIGINAL_COSINE_GET_LR = basicsr_lr.CosineAnnealingRestartLR.get_lr
+_applied = False
+
+
+def dist_backend() -> str:
+    return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+def init_dist_any_device(launcher: str, backend: str | None = None, **kwargs) -> None:
+    """torchrun (``--launcher pytorch``) on GPUs with nccl or on CPUs with gloo."""
+    backend = backend or dist_backend()
+    if launcher == "pytorch":
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", os.environ["RANK"])) % torch.cuda.device_count())
+        dist.init_process_group(backend=backend, **kwargs)
+    elif launcher == "slurm":
+        if not torch.cuda.is_available():
+            raise ValueError("the slurm launcher needs GPUs; on CPU use torchrun with --launcher pytorch")
+        basicsr.utils.dist_util._init_dist_slurm(backend, **kwargs)
+    else:
+        raise ValueError(f"Invalid launcher type: {launcher}")
+
+
+def _resolve(path: str, root: str) -> str:
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(root, path))
+
+
+def parse_options_repo_relative(root_path: str, is_train: bool = True) -> tuple[dict, object]:
+    """BasicSR's parse_options, then relative data and weight paths made repo-root based."""
+    opt, args = _ORIGINAL_PARSE_OPTIONS(root_path, is_train=is_train)
+    for dataset in opt.get("datasets", {}).values():
+        for key, value in dataset.items():
+            if key.startswith("dataroot") and isinstance(value, str):
+                dataset[key] = _resolve(value, root_path)
+    for key, value in opt.get("path", {}).items():
+        if isinstance(value, str) and ("pretrain_network" in key or "resume_state" in key):
+            opt["path"][key] = _resolve(value, root_path)
+    return opt, args
+
+
+def _state_iter(path: Path) -> float:
+    try:
+        return float(path.stem)
+    except ValueError:
+        return float("-inf")
+
+
+def load_resume_state_cpu_safe(opt: dict) -> dict | None:
+    """The training state to resume from, read weights-only onto the CPU, or None."""
+    resume_path = opt["path"].get("resume_state")
+    state = None
+    if opt["auto_resume"]:
+        state_dir = Path(opt["path"]["training_states"])  # <repo root>/experiments/<name>/training_states
+        candidates = sorted(state_dir.glob("*.state"), key=_state_iter, reverse=True) if state_dir.is_dir() else []
+        for candidate in candidates:
+            try:
+                state = load_weights_only(candidate)
+            except Exception as error:  # a state cut short by a kill: fall back to the one before
+                print(f"auto_resume: skipping unreadable {candidate}: {error}", file=sys.stderr, flush=True)
+                continue
+            resume_path = str(candidate)
+            opt["path"]["resume_state"] = resume_path
+            break
+    elif resume_path:
+        state = load_weights_only(resume_path)
+    if state is None:
+        return None
+    check_resume(opt, state["iter"])
+    return state
+
+
+def model_to_device_any(self: BaseModel, net: torch.nn.Module) -> torch.nn.Module:
+    """Move to the model's device; wrap in DDP with device_ids only on CUDA."""
+    net = net.to(self.device)
+    if self.opt["dist"]:
+        find_unused = self.opt.get("find_unused_parameters", False)
+        device_ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
+        net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
+    elif self.opt["num_gpu"] > 1:
+        net = DataParallel(net)
+    return net
+
+
+def get_optimizer_any(self: BaseModel, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
+    """Any optimiser in torch.optim by its class name (Adam, AdamW, SGD, ...)."""
+    optimizer_class = getattr(torch.optim, optim_type, None)
+    if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, torch.optim.Optimizer)):
+        raise ValueError(f"optimizer {optim_type!r} is not a torch.optim optimizer")
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return optimizer_class(params, lr, **kwargs)
+
+
+def build_scheduler(scheduler_type: str, optimizer: torch.optim.Optimizer, options: dict):
+    if scheduler_type in ("MultiStepLR", "MultiStepRestartLR"):
+        return basicsr_lr.MultiStepRestartLR(optimizer, **options)
+    if scheduler_type == "CosineAnnealingRestartLR":
+        return basicsr_lr.CosineAnnealingRestartLR(optimizer, **options)
+    if scheduler_type == "WarmupCosineLR":
+        return WarmupCosineLR(optimizer, **options)
+    scheduler_class = getattr(torch.optim.lr_scheduler, scheduler_type, None)
+    if scheduler_class is None:
+        raise ValueError(f"scheduler {scheduler_type!r} is neither a BasicSR scheduler, WarmupCosineLR, "
+                         f"nor a torch.optim.lr_scheduler class")
+    return scheduler_class(optimizer, **options)
+
+
+def setup_schedulers_any(self: BaseModel) -> None:
+    train_opt = self.opt["train"]
+    options = dict(train_opt["scheduler"])
+    scheduler_type = options.pop("type")
+    if scheduler_type == "WarmupCosineLR" and train_opt.get("warmup_iter", -1) > 0:
+        raise ValueError("WarmupCosineLR has its own warmup_iter: remove train.warmup_iter (BasicSR's warm-up)")
+    for optimizer in self.optimizers:
+        self.schedulers.append(build_scheduler(scheduler_type, optimizer, options))
+
+
+def cosine_restart_get_lr_held(self: basicsr_lr.CosineAnnealingRestartLR) -> list[float]:
+    if self.last_epoch > self.cumulative_period[-1]:
+        return [self.eta_min for _ in self.base_lrs]
+    return _ORIGINAL_COSINE_GET_LR(self)
+
+
+def load_network_weights_only(self: BaseModel, net: torch.nn.Module, load_path: str, strict: bool = True,
+                              param_key: str | None = "params") -> None:
+    net = self.get_bare_model(net)
+    state, used_key = select_params(load_weights_only(load_path), param_key)
+    get_root_logger().info(f"Loading {net.__class__.__name__} model from {load_path}, with param key: [{used_key}].")
+    self._print_different_keys_loading(net, state, strict)
+    net.load_state_dict(state, strict=strict)
+
+
+def apply_basicsr_fixes() -> None:
+    """Install the fixes above into basicsr (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    basicsr.utils.options.init_dist = init_dist_any_device
+    basicsr.utils.dist_util.init_dist = init_dist_any_device
+    basicsr.utils.options.parse_options = parse_options_repo_relative
+    basicsr.train.parse_options = parse_options_repo_relative
+    basicsr.train.load_resume_state = load_resume_state_cpu_safe
+    BaseModel.model_to_device = model_to_device_any
+    BaseModel.get_optimizer = get_optimizer_any
+    BaseModel.setup_schedulers = setup_schedulers_any
+    BaseModel.load_network = load_network_weights_only
+    basicsr_lr.CosineAnnealingRestartLR.get_lr = cosine_restart_get_lr_held
+    _applied = True

@@ -1,0 +1,68 @@
+"""Shared edge of ``restore/train.py`` and ``restore/test.py``.
+
+Checks the option file before BasicSR reads it, installs our registrations and
+the basicsr fixes, runs the pipeline, and turns bad input into one ``error:``
+line and exit code 2 instead of a traceback. Set ``RESTORE_TRACEBACK=1`` to see
+the traceback anyway.
+"""
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TRAIN_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "path": None,
+              "datasets": ("train",), "train": ("optim_g", "scheduler", "total_iter"),
+              "logger": ("print_freq", "save_checkpoint_freq")}
+TEST_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "datasets": None,
+             "path": ("pretrain_network_g",), "val": None}
+
+
+class OptionsError(ValueError):
+    """The option file is missing, unreadable or lacks a required key."""
+
+
+def check_option_file(path: str, required: dict) -> dict:
+    """The parsed option file, or an OptionsError naming what is wrong."""
+    file = Path(path)
+    if not file.is_file():
+        raise OptionsError(f"option file not found: {file}")
+    try:
+        opt = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        raise OptionsError(f"option file {file} is not valid YAML: {error}") from error
+    if not isinstance(opt, dict):
+        raise OptionsError(f"option file {file} must hold a mapping of options")
+    for key, subkeys in required.items():
+        if key not in opt or opt[key] is None:
+            raise OptionsError(f"option file {file} lacks '{key}'")
+        for subkey in subkeys or ():
+            if not isinstance(opt[key], dict) or opt[key].get(subkey) is None:
+                raise OptionsError(f"option file {file} lacks '{key}: {subkey}'")
+    return opt
+
+
+def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
+    """Validate ``-opt``, register our code, run ``pipeline(repo_root)``; 0 on success, 2 on bad input."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-opt", default=None)
+    known, _ = parser.parse_known_args()
+    from restore.data.dataset_errors import DatasetError
+    try:
+        if known.opt is None:
+            raise OptionsError("usage: -opt OPTIONS.yml is required")
+        check_option_file(known.opt, TRAIN_KEYS if is_train else TEST_KEYS)
+        import restore.data  # noqa: F401  (registers datasets)
+        import restore.models  # noqa: F401  (installs the basicsr fixes, registers models)
+        pipeline(str(REPO_ROOT))
+    except (OptionsError, DatasetError, FileNotFoundError, KeyError, ValueError) as error:
+        if os.environ.get("RESTORE_TRACEBACK"):
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return 2
+    return 0

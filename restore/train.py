@@ -1,0 +1,23 @@
+"""Train a denoiser with BasicSR's own training loop.
+
+    python restore/train.py -opt options/sidd_uformer_b_skipat.yml [--auto_resume] [--debug]
+    torchrun --nproc_per_node=N restore/train.py -opt FILE.yml --launcher pytorch
+
+Any registered arch, model and dataset can be named in the option file.
+"""
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from restore.pipeline_entry import run_entry  # noqa: E402
+
+
+def train(root_path: str) -> None:
+    from basicsr.train import train_pipeline
+    train_pipeline(root_path)
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(train, is_train=True))
