@@ -218,25 +218,33 @@ class Denoiser:
 
         return run
 
-    def denoise_tensor(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
-        """Denoise a (B, 3, H, W) float tensor in [0, 1], tiled when larger than the tile."""
+    def denoise_tensor(self, x: torch.Tensor, sigma: float | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Denoise a (B, 3, H, W) float tensor in [0, 1], tiled when larger than the tile.
+
+        ``progress(done, total)`` is called after each tile (once for an untiled image).
+        """
         if self.kind != "image":
             raise ValueError(f"model {self.name!r} is a video model; use restore.video_inference with it")
         fn = self.network_fn(sigma)
         if self.tile is None or (x.shape[-2] <= self.tile and x.shape[-1] <= self.tile):
-            return fn(x)
+            out = fn(x)
+            if progress is not None:
+                progress(1, 1)
+            return out
         from restore.tiling import tiled_apply
 
-        return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap)
+        return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress)
 
-    def __call__(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    def __call__(self, image: np.ndarray, sigma: float | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Denoise an H×W[×1|3|4] uint8/uint16/float image; same shape and dtype come back.
 
         Grayscale goes through the colour network as three equal channels and comes
         back as one; an alpha channel is passed through untouched.
         """
         tensor, layout = split_image(image)
-        return merge_image(self.denoise_tensor(tensor, sigma), layout)
+        return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
 
     def __repr__(self) -> str:
         return f"Denoiser({self.name!r}, arch={self.card.arch}, device={self.device}, tile={self.tile})"
