@@ -1,0 +1,55 @@
+"""Synthetic Gaussian noise on a folder of clean images: seeding, sigma, clipping, errors."""
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from restore.data.dataset_errors import DatasetError
+from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
+
+
+@pytest.fixture
+def clean_folder(tmp_path):
+    folder = tmp_path / "clean" / "nested"
+    folder.mkdir(parents=True)
+    for name in ("astronaut", "coffee"):
+        cv2.imwrite(str(folder / f"{name}.png"), getattr(skdata, name)()[..., ::-1])
+    return tmp_path / "clean"
+
+
+def _dataset(root, **extra) -> GaussianNoiseDataset:
+    return GaussianNoiseDataset({"name": "g", "phase": "val", "dataroot_gt": str(root), "sigma": 25, **extra})
+
+
+def test_validation_noise_is_seeded_and_has_the_asked_sigma(clean_folder):
+    first, second = _dataset(clean_folder), _dataset(clean_folder)
+    assert len(first) == 2
+    a, b = first[1], second[1]
+    assert np.array_equal(a["lq"].numpy(), b["lq"].numpy())
+    noise = (a["lq"] - a["gt"]).numpy() * 255
+    assert abs(noise.std() - 25) < 0.5 and noise.min() < -60  # unclipped: values leave [0, 1]
+    assert a["lq"].min() < 0 or a["lq"].max() > 1
+    other_seed = _dataset(clean_folder, noise_seed=1)[1]
+    assert not np.array_equal(a["lq"].numpy(), other_seed["lq"].numpy())
+
+
+def test_clipping_and_sigma_range(clean_folder):
+    clipped = _dataset(clean_folder, clip=True)[0]["lq"]
+    assert clipped.min() >= 0 and clipped.max() <= 1
+    train = GaussianNoiseDataset({"name": "g", "phase": "train", "dataroot_gt": str(clean_folder),
+                                  "sigma": [5, 15], "gt_size": 96})
+    stds = [float((s["lq"] - s["gt"]).std() * 255) for s in (train[i % 2] for i in range(12))]
+    assert train[0]["gt"].shape == (3, 96, 96)
+    assert all(4.5 < s < 15.5 for s in stds) and max(stds) - min(stds) > 2  # drawn per sample
+
+
+def test_folder_errors_name_the_path(tmp_path, clean_folder):
+    with pytest.raises(DatasetError, match="not found: .*nowhere"):
+        _dataset(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no images"):
+        _dataset(tmp_path / "empty")
+    with pytest.raises(DatasetError, match="coffee.png is 400x600, smaller than the patch size 512"):
+        _dataset(clean_folder, gt_size=512)
+    with pytest.raises(ValueError, match="sigma range"):
+        _dataset(clean_folder, sigma=[30, 10])
