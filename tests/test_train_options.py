@@ -1,0 +1,61 @@
+"""The shipped option files: recipe numbers, registered types, buildable networks, matching test files."""
+from pathlib import Path
+
+import pytest
+import yaml
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
+
+import restore.data  # noqa: F401  (registers datasets)
+import restore.models  # noqa: F401  (registers models)
+from restore.pipeline_entry import TEST_KEYS, TRAIN_KEYS, check_option_file
+
+OPTIONS = Path(__file__).resolve().parent.parent / "options"
+MODELS = [f"uformer_{size}{suffix}" for size in "tsb" for suffix in ("", "_skipat")]
+SIDD_PATCHES = 320 * 300  # SIDD-Medium pairs x patches per pair
+BATCH, EPOCHS = 32, 250
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((OPTIONS / name).read_text())
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sidd_recipe(model):
+    opt = check_option_file(str(OPTIONS / f"sidd_{model}.yml"), TRAIN_KEYS)
+    train = opt["train"]
+    assert train["total_iter"] == train["scheduler"]["total_iter"] == SIDD_PATCHES // BATCH * EPOCHS == 750_000
+    assert train["scheduler"] == {"type": "WarmupCosineLR", "total_iter": 750_000, "warmup_iter": 3 * 3000,
+                                  "eta_min": 1e-6}
+    assert "warmup_iter" not in train
+    optim = train["optim_g"]
+    assert (optim["type"], optim["lr"], optim["betas"], optim["weight_decay"]) == ("AdamW", 2e-4, [0.9, 0.999], 0.02)
+    assert train["pixel_opt"]["type"] == "CharbonnierLoss" and train["pixel_opt"]["eps"] == pytest.approx(1e-3 ** 2)
+    data = opt["datasets"]
+    assert (data["train"]["gt_size"], data["train"]["batch_size_per_gpu"], data["train"]["augment"]) == (128, 32, True)
+    assert data["val"]["type"] == "SIDDMatDataset"
+    assert opt["network_g"]["type"] == ("UformerSkipAt" if "skipat" in model else "Uformer")
+    assert opt["network_g"]["preset"] == model.split("_")[1].upper()
+    for dataset in data.values():
+        DATASET_REGISTRY.get(dataset["type"])
+    MODEL_REGISTRY.get(opt["model_type"])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_matching_test_and_gaussian_files(model):
+    train, gauss = load(f"sidd_{model}.yml"), load(f"gauss_{model}.yml")
+    test = check_option_file(str(OPTIONS / f"test_sidd_{model}.yml"), TEST_KEYS)
+    assert test["network_g"] == train["network_g"] == gauss["network_g"]
+    assert test["path"]["pretrain_network_g"] == f"experiments/sidd_{model}/models/net_g_best.pth"
+    check_option_file(str(OPTIONS / f"gauss_{model}.yml"), TRAIN_KEYS)
+    assert gauss["datasets"]["train"]["type"] == "GaussianNoiseDataset"
+    assert gauss["train"]["optim_g"] == train["train"]["optim_g"]
+    assert {v["sigma"] for k, v in gauss["datasets"].items() if k.startswith("val")} == {15, 25, 50}
+
+
+@pytest.mark.parametrize("preset", ["T", "S", "B"])
+def test_networks_build(preset):
+    model = f"uformer_{preset.lower()}"
+    for name in (model, f"{model}_skipat"):
+        options = dict(load(f"sidd_{name}.yml")["network_g"])
+        network = ARCH_REGISTRY.get(options.pop("type"))(**options)
+        assert sum(p.numel() for p in network.parameters()) > 1e6
