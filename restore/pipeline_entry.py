@@ -52,6 +52,10 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
     parser.add_argument("-opt", default=None)
     known, _ = parser.parse_known_args()
     from restore.data.dataset_errors import DatasetError
+    if known.opt is None and {"-h", "--help"} & set(sys.argv[1:]):
+        import restore.models  # noqa: F401
+        pipeline(str(REPO_ROOT))  # BasicSR's argument parser prints the usage and exits
+        return 0
     try:
         if known.opt is None:
             raise OptionsError("usage: -opt OPTIONS.yml is required")

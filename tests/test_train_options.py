@@ -59,3 +59,12 @@ def test_networks_build(preset):
         options = dict(load(f"sidd_{name}.yml")["network_g"])
         network = ARCH_REGISTRY.get(options.pop("type"))(**options)
         assert sum(p.numel() for p in network.parameters()) > 1e6
+
+
+def test_smoke_options_build_their_datasets_without_downloads():
+    opt = check_option_file(str(OPTIONS / "smoke_uformer_tiny.yml"), TRAIN_KEYS)
+    for phase, dataset in opt["datasets"].items():
+        built = DATASET_REGISTRY.get(dataset["type"])({**dataset, "phase": phase})
+        sample = built[0]
+        assert sample["gt"].shape == sample["lq"].shape == (3, dataset["gt_size"], dataset["gt_size"])
+    assert opt["train"]["total_iter"] <= 100 and opt["network_g"]["embed_dim"] <= 8

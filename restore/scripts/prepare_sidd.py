@@ -46,7 +46,7 @@ def cut_pair(job: tuple) -> list[tuple[str, bytes, bytes]]:
     patches = []
     for number, (top, left) in enumerate(crop_corners(gt.shape[0], gt.shape[1], size, count, seed, pair_index)):
         window = (slice(top, top + size), slice(left, left + size))
-        encoded = [cv2.imencode(".png", image[window], [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
+        encoded = [cv2.imencode(".png", image[window])[1].tobytes()
                    for image in (gt, noisy)]
         patches.append((f"{pair_index + 1:04d}_{number + 1:03d}", encoded[0], encoded[1]))
     return patches
