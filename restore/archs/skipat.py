@@ -13,7 +13,8 @@ import math
 import torch
 from torch import nn
 
-from restore.archs.uformer_layers import conv_nhwc
+from restore.archs.fused_ops import conv_gelu, linear_gelu
+from restore.archs.uformer_layers import conv_nhwc, to_nchw, to_nhwc
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -47,12 +48,11 @@ class SkipAtPhi(nn.Module):
         self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, padding=kernel_size // 2,
                                 groups=hidden)
         self.fc2 = nn.Linear(hidden, dim)
-        self.act = nn.GELU()
         self.eca = ECA(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.fc1(x))
-        x = self.act(conv_nhwc(self.dwconv, x))
+        x = linear_gelu(self.fc1, x)
+        x = to_nhwc(conv_gelu(self.dwconv, to_nchw(x)))
         return self.eca(self.fc2(x))
 
 

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from restore.archs.fused_ops import conv_gelu, linear_gelu
+
 # The official code fills masked attention logits with -100, not -inf; keep it
 # so that outputs match the official model to float precision.
 MASK_VALUE = -100.0
@@ -124,13 +126,12 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B*nW, N, C) windows; mask: (nW, N, N) or None."""
         q, k, v = self.qkv(x)
-        bias = self.position_bias().to(q.dtype)
+        bias = self.position_bias().to(q.dtype).unsqueeze(0)  # 1, h, N, N
         if mask is not None:
+            # Windows of one image share the mask: a (B, nW) batch broadcasts it, no copy.
             windows = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1))  # nW, h, N, N
-            bias = bias.repeat(x.shape[0] // windows, 1, 1, 1)
-        else:
-            bias = bias.unsqueeze(0)
+            bias = bias + mask.to(q.dtype).unsqueeze(1)  # nW, h, N, N
+            q, k, v = (rearrange(t, "(b w) h n d -> b w h n d", w=windows) for t in (q, k, v))
         dropout = self.attn_drop.p if self.training else 0.0
         if self.fused:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout,
@@ -138,22 +139,26 @@ class WindowAttention(nn.Module):
         else:
             attn = (q * self.scale) @ k.transpose(-2, -1) + bias
             out = self.attn_drop(attn.softmax(dim=-1)) @ v
+        if mask is not None:
+            out = rearrange(out, "b w h n d -> (b w) h n d")
         return self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))
 
 
 class LeFF(nn.Module):
     """Locally-enhanced feed-forward: Linear, GELU, 3x3 depthwise conv, GELU, Linear."""
 
-    def __init__(self, dim: int, hidden_dim: int, act_layer: type[nn.Module] = nn.GELU):
+    def __init__(self, dim: int, hidden_dim: int):
         super().__init__()
-        self.linear1 = nn.Sequential(nn.Linear(dim, hidden_dim), act_layer())
+        self.linear1 = nn.Sequential(nn.Linear(dim, hidden_dim), nn.GELU())
         self.dwconv = nn.Sequential(
             nn.Conv2d(hidden_dim, hidden_dim, kernel_size=3, padding=1, groups=hidden_dim),
-            act_layer())
+            nn.GELU())
         self.linear2 = nn.Sequential(nn.Linear(hidden_dim, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(conv_nhwc(self.dwconv, self.linear1(x)))
+        x = linear_gelu(self.linear1[0], x)
+        x = to_nhwc(conv_gelu(self.dwconv[0], to_nchw(x)))
+        return self.linear2(x)
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,0 +1,40 @@
+"""Linear+GELU and conv+GELU as single oneDNN kernels for CPU inference.
+
+The GELU then runs in the GEMM/conv epilogue instead of a second pass over a
+4x-wide hidden tensor; results equal the unfused ops to float precision. These
+are the kernels torch's own compiler emits on x86. Training, other devices and
+builds without oneDNN take the plain path.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_OPS = getattr(torch.ops, "mkldnn", None)
+HAVE_FUSED = (torch.backends.mkldnn.is_available()
+              and hasattr(_OPS, "_linear_pointwise") and hasattr(_OPS, "_convolution_pointwise"))
+
+
+def _can_fuse(x: torch.Tensor) -> bool:
+    """Only without autograd: the fused kernels have no backward."""
+    return (HAVE_FUSED and x.device.type == "cpu" and x.dtype == torch.float32
+            and not torch.is_grad_enabled())
+
+
+def linear_gelu(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``gelu(linear(x))`` over the last dim of ``x``."""
+    if not _can_fuse(x):
+        return F.gelu(linear(x))
+    flat = x.reshape(-1, x.shape[-1])
+    out = _OPS._linear_pointwise(flat, linear.weight, linear.bias, "gelu", [], "none")
+    return out.view(*x.shape[:-1], out.shape[-1])
+
+
+def conv_gelu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``gelu(conv(x))`` for an NCHW tensor (channels-last memory preferred)."""
+    if not _can_fuse(x) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        return F.gelu(conv(x))
+    return _OPS._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding),
+                                       list(conv.stride), list(conv.dilation), conv.groups,
+                                       "gelu", [], "none")
