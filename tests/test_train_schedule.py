@@ -21,6 +21,7 @@ def _rates(scheduler, optimizer, iters: int) -> list[float]:
     rates = []
     for current_iter in range(1, iters + 1):
         if current_iter > 1:
+            optimizer.step()  # no gradients: only keeps PyTorch's call-order check quiet
             scheduler.step()
         rates.append(optimizer.param_groups[0]["lr"])
     return rates

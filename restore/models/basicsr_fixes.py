@@ -170,7 +170,7 @@ def cosine_restart_get_lr_held(self: basicsr_lr.CosineAnnealingRestartLR) -> lis
 def load_network_weights_only(self: BaseModel, net: torch.nn.Module, load_path: str, strict: bool = True,
                               param_key: str | None = "params") -> None:
     net = self.get_bare_model(net)
-    state, used_key = select_params(load_weights_only(load_path), param_key)
+    state, used_key = select_params(load_weights_only(load_path), param_key, source=str(load_path))
     get_root_logger().info(f"Loading {net.__class__.__name__} model from {load_path}, with param key: [{used_key}].")
     self._print_different_keys_loading(net, state, strict)
     net.load_state_dict(state, strict=strict)

@@ -23,16 +23,14 @@ def load_weights_only(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def select_params(checkpoint: dict, param_key: str | None) -> tuple[dict, str | None]:
-    """The state dict under ``param_key`` (falling back to ``params``), without 'module.' prefixes."""
-    used = param_key
-    if param_key is not None and param_key in checkpoint:
-        checkpoint = checkpoint[param_key]
-    elif param_key is not None and "params" in checkpoint:
-        checkpoint, used = checkpoint["params"], "params"
-    elif param_key is not None:
-        used = None  # a bare state dict
-    return {k.removeprefix("module."): v for k, v in checkpoint.items()}, used
+def select_params(checkpoint: dict, param_key: str | None, source: str = "checkpoint") -> tuple[dict, str]:
+    """The state dict under ``param_key`` if there is one, else whatever layout the file has
+    (BasicSR's params/params_ema, the official Uformer ``state_dict``, a bare state dict),
+    with 'module.' prefixes stripped. Returns it and the key it came from."""
+    from restore.checkpoints import unwrap_state_dict
+    if param_key is not None and isinstance(checkpoint.get(param_key), dict):
+        return unwrap_state_dict(checkpoint[param_key], source=source), param_key
+    return unwrap_state_dict(checkpoint, source=source), "auto"
 
 
 def save_atomic(obj: object, path: str | Path) -> None:
