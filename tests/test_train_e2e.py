@@ -6,6 +6,7 @@ validation prints PSNR/SSIM, checkpoints appear, and after a SIGKILL
 ``--auto_resume`` (from another working directory) continues at the saved
 iteration with the learning-rate schedule where it left off.
 """
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import pytest
 import torch
 import yaml
 
+from restore.data.sidd_mat_dataset import SIDDMatDataset
 from restore.data.sidd_paired_dataset import SIDDPairedDataset
 from restore.models.denoise_model import DenoiseModel
 from restore.models.warmup_cosine_lr import warmup_cosine_factor
@@ -60,11 +62,12 @@ def train_options(name: str, train_dir: Path, gt_mat: Path, noisy_mat: Path) -> 
     }
 
 
-def test_loss_decreases_on_a_fixed_batch(sidd_fixture, tmp_path):
+def test_loss_decreases_on_a_fixed_batch_and_best_keeps_ema(sidd_fixture, tmp_path):
     train_dir, gt_mat, noisy_mat = sidd_fixture
     opt = train_options("fixed_batch", train_dir, gt_mat, noisy_mat)
     opt.update(is_train=True, dist=False, rank=0, world_size=1)
     opt["train"]["scheduler"] = {"type": "WarmupCosineLR", "total_iter": 30, "warmup_iter": 0}
+    opt["train"]["ema_decay"] = 0.9
     opt["path"].update(models=str(tmp_path), training_states=str(tmp_path))
     model = DenoiseModel(opt)
     dataset = SIDDPairedDataset({**opt["datasets"]["train"], "phase": "train"})
@@ -76,6 +79,13 @@ def test_loss_decreases_on_a_fixed_batch(sidd_fixture, tmp_path):
         model.optimize_parameters(current_iter)
         losses.append(model.get_current_log()["l_pix"])
     assert sum(losses[-3:]) / 3 < 0.8 * losses[0], losses
+    val_set = SIDDMatDataset({**opt["datasets"]["val"], "phase": "val"})
+    loader = torch.utils.data.DataLoader(val_set, batch_size=1)
+    model.validation(loader, current_iter=10, tb_logger=None, save_img=False)
+    assert set(model.metric_results) == {"psnr", "ssim"} and model.metric_results["psnr"] > 20
+    best = torch.load(tmp_path / "net_g_best.pth", weights_only=True)
+    assert set(best) == {"params", "params_ema"}
+    assert json.loads((tmp_path / "net_g_best.json").read_text())["iter"] == 10
 
 
 def _log_text(experiment: Path) -> str:

@@ -135,7 +135,10 @@ class DenoiseModel(SRModel):
         record = self.best_metric_results.get(dataset_name, {}).get(metric)
         if dataset_name != self._best_dataset or record is None or record["iter"] != current_iter:
             return
-        self.save_network(self.net_g, "net_g", "best")
+        if hasattr(self, "net_g_ema"):  # the EMA network is the one validated
+            self.save_network([self.net_g, self.net_g_ema], "net_g", "best", param_key=["params", "params_ema"])
+        else:
+            self.save_network(self.net_g, "net_g", "best")
         self._write_best_record(dataset_name, metric, record)
         get_root_logger().info(f"Best {metric} on {dataset_name}: {record['val']:.4f} @ {current_iter}; "
                                f"saved net_g_best.pth")
