@@ -246,5 +246,11 @@ class Denoiser:
         tensor, layout = split_image(image)
         return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
 
+    def warm_up(self, size: int = 64, frames: int = 7) -> None:
+        """One small untimed forward, so lazy kernel set-up does not land in the first timing."""
+        sigma = None if self.card.sigma_range is None else sum(self.card.sigma_range) / 2
+        shape = (1, 3, size, size) if self.kind == "image" else (1, frames, 3, size, size)
+        self.network_fn(sigma)(torch.zeros(shape))
+
     def __repr__(self) -> str:
         return f"Denoiser({self.name!r}, arch={self.card.arch}, device={self.device}, tile={self.tile})"

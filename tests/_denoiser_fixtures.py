@@ -41,3 +41,12 @@ def publish_uformer_pair(folder: Path) -> tuple[WeightsCard, WeightsCard]:
     base = publish(folder, "tiny_uformer_gauss", "Uformer", TINY_UFORMER)
     skip = publish(folder, "tiny_uformer_skipat_gauss", "UformerSkipAt", TINY_UFORMER, baseline=base.name)
     return base, skip
+
+
+# A tiny UniFormer video net with a noise-map input (the video engineer's arch).
+TINY_VIDEO = dict(embed_dim=4, enc_depths=[1, 1, 1, 1], dec_depths=[1, 1, 1, 1], bottleneck_depth=1, head_dim=8,
+                  drop_path_rate=0.0, noise_map=True)
+
+
+def publish_video(folder: Path, name: str = "tiny_video_skipat_gauss") -> WeightsCard:
+    return publish(folder, name, "UniformerVideoSkipAt", TINY_VIDEO, kind="video", noise_map_input=True)
