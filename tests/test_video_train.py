@@ -1,0 +1,93 @@
+"""Video clips dataset (DAVIS layout, frame folders, video files) and a CPU smoke training run."""
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import restore.data  # noqa: F401  (registers datasets)
+from restore.data.dataset_errors import DatasetError
+from restore.data.video_clip_dataset import VideoClipDataset
+from restore.scripts.make_sample_clips import make_sample_set
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def davis_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("davis")
+    make_sample_set(root, frames=9, height=40, width=48, photos=("astronaut", "coffee"), videos=True)
+    return root
+
+
+def test_davis_layout_train_sample(davis_root: Path) -> None:
+    dataset = VideoClipDataset({"dataroot": str(davis_root), "phase": "train", "gt_size": 32, "sigma": 30})
+    assert len(dataset) == 2 and [s.name for s in dataset.sequences] == ["astronaut", "coffee"]
+    sample = dataset[0]
+    assert sample["lq"].shape == sample["gt"].shape == (7, 3, 32, 32)
+    noise = (sample["lq"] - sample["gt"]).std().item()
+    assert abs(noise - 30 / 255) < 0.01  # sigma on the 0-255 scale, not clipped
+    assert sample["gt"].min() >= 0 and sample["gt"].max() <= 1
+
+
+def test_frame_folders_and_video_files_and_noise_map(davis_root: Path) -> None:
+    folders = VideoClipDataset({"dataroot": str(davis_root / "JPEGImages" / "480p"), "phase": "val",
+                                "gt_size": None, "sigma": [10, 50], "noise_map": True})
+    sample = folders[1]
+    assert sample["lq"].shape == (7, 4, 40, 48) and sample["gt"].shape == (7, 3, 40, 48)
+    level = sample["lq"][:, 3]
+    assert torch.allclose(level, torch.full_like(level, sample["sigma"] / 255))
+    assert 10 <= sample["sigma"] <= 50
+    videos = VideoClipDataset({"dataroot": str(davis_root / "videos"), "phase": "val", "sigma": 30})
+    clip = videos[0]
+    assert len(videos.sequences[0]) == 9 and clip["gt"].shape == (7, 3, 40, 48)
+    # the video file decodes to (nearly) the same frames as the jpg folder: same middle clip chosen
+    same = VideoClipDataset({"dataroot": str(davis_root), "phase": "val", "sigma": 30})[0]
+    assert (clip["gt"] - same["gt"]).abs().mean() < 0.03
+
+
+def test_validation_noise_repeats_and_short_sequences_mirror(davis_root: Path) -> None:
+    opt = {"dataroot": str(davis_root), "phase": "val", "gt_size": 16, "sigma": 30, "num_frames": 13}
+    first, again = VideoClipDataset(opt)[0], VideoClipDataset(opt)[0]
+    assert torch.equal(first["lq"], again["lq"])
+    assert first["gt"].shape[0] == 13  # 9 frames mirrored up to 13
+    assert torch.equal(first["gt"][9], first["gt"][7])
+
+
+def test_bad_roots_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="not found"):
+        VideoClipDataset({"dataroot": str(tmp_path / "none"), "phase": "train"})
+    with pytest.raises(DatasetError, match="no sequences"):
+        VideoClipDataset({"dataroot": str(tmp_path), "phase": "train"})
+
+
+def test_smoke_training_run_on_cpu(tmp_path: Path) -> None:
+    """A few iterations of the smoke config through restore/train.py; loss logged, checkpoint saved."""
+    name = f"test_video_smoke_{uuid.uuid4().hex[:8]}"
+    options = yaml.safe_load((REPO / "options" / "smoke_video_uniformer_skipat.yml").read_text())
+    options["name"] = name
+    options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = 4
+    options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = 4
+    options["logger"]["print_freq"] = 2
+    path = tmp_path / "smoke.yml"
+    path.write_text(yaml.safe_dump(options))
+    experiment = REPO / "experiments" / name
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        log = "\n".join(p.read_text() for p in experiment.glob("train_*.log"))
+        assert "l_pix" in log and "# psnr" in log
+        state = torch.load(experiment / "models" / "net_g_4.pth", weights_only=True)["params"]
+        assert not any("decoders" in key and "qkv" in key for key in state)  # SkipAt decoder: no q, k
+        assert np.isfinite(sum(float(v.float().sum()) for v in state.values()))
+    finally:
+        shutil.rmtree(experiment, ignore_errors=True)
+        shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
