@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -245,6 +245,25 @@ class Denoiser:
         """
         tensor, layout = split_image(image)
         return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
+
+    def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | None = None, *,
+                      tile: int = 128, tile_overlap: int = 10, clip_len: int = 7,
+                      clip_overlap: int = 2) -> Iterator[np.ndarray] | np.ndarray:
+        """Denoise (H, W, 3) uint8 RGB frames with a video model, streaming with bounded memory.
+
+        An iterable of frames gives an iterator of frames (nothing is held beyond a few
+        clips); a (T, H, W, 3) array gives a (T, H, W, 3) array. Defaults are the paper's
+        7×128×128 patches with a 10-pixel overlap.
+        """
+        if self.kind != "video":
+            raise ValueError(f"model {self.name!r} is an image model; call the Denoiser on each image instead")
+        from restore.video_inference import denoise_frames
+
+        stream = denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=tile_overlap,
+                                clip_len=clip_len, clip_overlap=clip_overlap)
+        if isinstance(frames, np.ndarray):
+            return np.stack(list(stream))
+        return stream
 
     def warm_up(self, size: int = 64, frames: int = 7) -> None:
         """One small untimed forward, so lazy kernel set-up does not land in the first timing."""

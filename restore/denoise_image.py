@@ -65,9 +65,7 @@ def default_model(weights_dir: Path | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import torch  # noqa: F401  (after argparse, so --help is instant)
-
-    from restore.api import Denoiser
+    from restore.api import Denoiser  # after argparse, so --help is instant
     from restore.io.image import ImageReadError, ImageWriteError, read_image, write_image
     from restore.io.image_paths import PathPlanError, plan_jobs
     from restore.weights_card import WeightsError
@@ -130,9 +128,23 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
+def run_cli() -> int:
+    """``main`` with the last guard: one ``error:`` line instead of a traceback (RESTORE_TRACEBACK=1 shows it)."""
+    import os
+
     try:
-        sys.exit(main())
+        return main()
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        print("interrupted; outputs written so far are complete, the one in progress was not written",
+              file=sys.stderr)
+        return 130
+    except Exception as error:  # out of memory, a CUDA failure, a bug: say so plainly
+        if os.environ.get("RESTORE_TRACEBACK"):
+            raise
+        print(f"error: unexpected failure ({type(error).__name__}: {error}); "
+              "rerun with RESTORE_TRACEBACK=1 for details", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli())

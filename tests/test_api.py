@@ -130,3 +130,18 @@ def test_noise_map_model_gets_an_extra_channel(tmp_path):
     with pytest.raises(ValueError, match="needs the noise level"):
         den(image)
     assert not np.array_equal(den(image, sigma=5), den(image, sigma=45))
+
+
+def test_video_model_streams_frames_through_the_api(tmp_path):
+    from _denoiser_fixtures import publish_video
+
+    card = publish_video(tmp_path)
+    den = Denoiser.from_pretrained(card.path, device="cpu")
+    photo = data.astronaut()
+    clip = np.stack([photo[100 + 3 * t:140 + 3 * t, 200:248] for t in range(5)])  # 5 frames of 40×48
+    out = den.denoise_video(clip, sigma=30, tile=32, tile_overlap=8)
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    streamed = list(den.denoise_video(iter(clip), sigma=30, tile=32, tile_overlap=8))
+    assert np.array_equal(np.stack(streamed), out)
+    with pytest.raises(ValueError, match="video model"):
+        den(photo[:32, :32], sigma=30)
