@@ -122,6 +122,15 @@ def test_tiled_and_untiled_outputs_agree_on_the_overlap_free_interior(tmp_path, 
     assert np.abs(tiled - whole).max() < 0.02 * 65535  # the blended seams stay close too
 
 
+def test_folder_outputs_that_would_collide_are_refused(tmp_path, weights, capsys):
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", PHOTO)
+    write_image(tmp_path / "in" / "a.jpg", PHOTO)
+    assert run(weights, "--input", tmp_path / "in", "--format", "png") == 2
+    assert "same file (a.png)" in capsys.readouterr().err
+    assert not (tmp_path / "in_denoised").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["--input", "missing.png"], "input not found"),
     (["--input", "{img}", "--model", "no_such_model"], "unknown model"),

@@ -89,4 +89,9 @@ def plan_folder(source: Path, output: str | os.PathLike | None, reference: str |
     for path in sources:
         ref = ref_folder / path.name if ref_folder is not None else None
         jobs.append(ImageJob(path, folder / target_name(path, fmt), ref))
+    targets = [job.target.name for job in jobs]
+    clashes = sorted({name for name in targets if targets.count(name) > 1})
+    if clashes:
+        raise PathPlanError(f"several inputs would be written to the same file ({', '.join(clashes)}); "
+                            "drop --format or rename the inputs")
     return jobs
