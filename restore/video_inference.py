@@ -37,8 +37,10 @@ def mirror_indices(length: int, target: int) -> list[int]:
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
-    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
+    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float32 in [0, 1]; float32 frames are taken as they are
+    (evaluation feeds unclipped noisy frames, as the FastDVDnet/VRT protocol does)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    return tensor.float().div_(255) if image.dtype == np.uint8 else tensor.clone()
 
 
 def to_uint8(frame: Tensor) -> np.ndarray:
@@ -63,8 +65,9 @@ class _FrameSource:
             except StopIteration:
                 self.exhausted = True
                 break
-            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"frame {self.count} must be an (H, W, 3) uint8 RGB array")
+            if (not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.float32)
+                    or image.ndim != 3 or image.shape[2] != 3):
+                raise ValueError(f"frame {self.count} must be an (H, W, 3) uint8 (or float32 in [0, 1]) RGB array")
             if self.shape is None:
                 self.shape = image.shape
             elif image.shape != self.shape:
@@ -89,7 +92,7 @@ def denoise_frames(
     clip_overlap: int = 2,
     tile_batch: int = 1,
 ) -> Iterator[np.ndarray]:
-    """Denoise a stream of ``(H, W, 3)`` uint8 RGB frames; yield as many, in order.
+    """Denoise a stream of ``(H, W, 3)`` uint8 RGB frames; yield as many uint8 frames, in order.
 
     Args:
         model: maps ``(B, T, 3, H, W)`` float in [0, 1] to the same shape (for a

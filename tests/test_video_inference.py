@@ -51,7 +51,7 @@ def test_each_temporal_window_gets_different_frames() -> None:
 
 def test_bad_frames_are_rejected() -> None:
     with pytest.raises(ValueError, match="uint8"):
-        list(denoise_frames(identity, iter([np.zeros((4, 4, 3), np.float32)])))
+        list(denoise_frames(identity, iter([np.zeros((4, 4, 3), np.float64)])))
     with pytest.raises(ValueError, match="shape"):
         list(denoise_frames(identity, iter([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)])))
     with pytest.raises(ValueError, match="no frames"):

@@ -91,3 +91,34 @@ def test_smoke_training_run_on_cpu(tmp_path: Path) -> None:
     finally:
         shutil.rmtree(experiment, ignore_errors=True)
         shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
+
+
+def test_eval_protocol_identity_model_scores_the_noisy_input(davis_root: Path) -> None:
+    """With an identity 'denoiser' the protocol's PSNR is that of the clamped, rounded noisy frames."""
+    import zlib
+
+    from restore.data.video_clip_dataset import find_sequences
+    from restore.scripts.eval_video import evaluate, psnr_uint8
+
+    sequences = find_sequences(davis_root)
+    results = evaluate(lambda sigma: (lambda clip: clip.clone()), sequences, [30], num_frames=8, seed=3,
+                       progress=False, tile=32, tile_overlap=8)
+    expected = {}
+    for sequence in sequences:
+        rng = np.random.default_rng([3, 3000, zlib.crc32(sequence.name.encode())])
+        scores = []
+        for frame in sequence.frames(list(range(8))):
+            noisy = frame / 255.0 + rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(30 / 255)
+            scores.append(psnr_uint8((np.clip(noisy, 0, 1) * 255).round().astype(np.uint8), frame))
+        expected[sequence.name] = np.mean(scores)
+    for name, value in expected.items():
+        assert abs(results["30"]["sequences"][name] - value) < 0.02, (name, value)
+    assert abs(results["30"]["mean"] - np.mean(list(expected.values()))) < 0.02
+    assert 18 < results["30"]["mean"] < 21  # sigma 30 noise is about 18.6 dB before clamping
+
+
+def test_eval_cli_bad_model_exits_2(davis_root: Path, capsys) -> None:
+    from restore.scripts.eval_video import main
+
+    assert main(["--data", str(davis_root), "--model", "no_such_model", "--sigmas", "30"]) == 2
+    assert "error:" in capsys.readouterr().err

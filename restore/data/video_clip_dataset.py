@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -47,6 +48,9 @@ class _FrameSequence:
     def frames(self, indices: list[int]) -> list[np.ndarray]:
         return [read_frame(self.paths[i]) for i in indices]
 
+    def iter_frames(self, count: int) -> Iterator[np.ndarray]:
+        return (read_frame(path) for path in self.paths[:count])
+
 
 class _VideoFileSequence:
     """A sequence stored as one video file; frames are decoded up to the last one needed."""
@@ -71,6 +75,14 @@ class _VideoFileSequence:
                 break
         return [found[i] for i in indices]
 
+    def iter_frames(self, count: int) -> Iterator[np.ndarray]:
+        from restore.io.video import read_video
+
+        for index, frame in enumerate(read_video(self.path)):
+            if index >= count:
+                return
+            yield frame.image
+
 
 class _MemorySequence:
     """A sequence already in memory (made from skimage photos)."""
@@ -83,6 +95,9 @@ class _MemorySequence:
 
     def frames(self, indices: list[int]) -> list[np.ndarray]:
         return [self.clip[i] for i in indices]
+
+    def iter_frames(self, count: int) -> Iterator[np.ndarray]:
+        return iter(self.clip[:count])
 
 
 def find_sequences(root: Path) -> list:
