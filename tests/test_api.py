@@ -145,3 +145,21 @@ def test_video_model_streams_frames_through_the_api(tmp_path):
     assert np.array_equal(np.stack(streamed), out)
     with pytest.raises(ValueError, match="video model"):
         den(photo[:32, :32], sigma=30)
+
+
+def test_save_weights_cli_publishes_a_training_checkpoint(tmp_path, weights_dir):
+    from restore.save_weights import main as save_weights
+
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    checkpoint = tmp_path / "net_g_latest.pth"
+    torch.save({"params": den.net.state_dict()}, checkpoint)
+    out = tmp_path / "published"
+    assert save_weights(["--checkpoint", str(checkpoint), "--name", "from_training", "--arch", den.card.arch,
+                         "--config", json.dumps(den.card.config), "--noise", "gaussian:0,50",
+                         "--weights-dir", str(out), "--register"]) == 0
+    published = Denoiser.from_pretrained("from_training", weights_dir=out, device="cpu")
+    image = data.camera()[:40, :40]
+    assert np.array_equal(published(image), den(image))
+    assert save_weights(["--checkpoint", str(checkpoint), "--name", "x", "--arch", den.card.arch,
+                         "--config", json.dumps({**den.card.config, "num_feat": 16}), "--noise", "gaussian:0,50",
+                         "--weights-dir", str(out)]) == 2  # does not fit the network: refused
