@@ -48,6 +48,7 @@ def test_two_process_gloo_ddp(tmp_path):
         assert done.returncode == 0, done.stderr[-4000:]
         log = "\n".join(p.read_text() for p in experiment.glob("train_*.log"))
         assert "World size (gpu number): 2" in log
+        assert "Network: DistributedDataParallel - Uformer" in log  # wrapped without CUDA device_ids
         assert "Require iter number per epoch: 2" in log  # 8 samples / (2 per process x 2 processes)
         assert [int(i) for i in re.findall(r"iter:\s+(\d+), lr:", log)] == [1, 2, 3, 4]
         assert re.search(r"# psnr: \d+\.\d+", log)

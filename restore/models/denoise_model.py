@@ -86,6 +86,8 @@ class DenoiseModel(SRModel):
     # ----- validation ------------------------------------------------------------
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img: bool) -> None:
         val_opt = self.opt["val"]
+        if self.is_train:  # BasicSR's last validation comes at total_iter + 1, on total_iter's weights
+            current_iter = min(current_iter, int(self.opt["train"]["total_iter"]))
         dataset_name = dataloader.dataset.opt["name"]
         metrics = val_opt.get("metrics") or {}
         quantize = bool(val_opt.get("quantize", True))
