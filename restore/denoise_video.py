@@ -129,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
     with make_writer() as writer:
         for frame in tqdm(stream, total=total, unit="frame", desc=f"denoise {denoiser.name}"):
             writer.write(frame, None if pts_queue is None else pts_queue.popleft())
+        if pts_queue is not None and total is not None and writer.frames != total:
+            from restore.io.video import VideoError
+
+            raise VideoError(f"{args.input}: decoded {writer.frames} frames but its header promises {total}; "
+                             "the file looks truncated or corrupt, so no output was written")
     print(f"wrote {writer.frames} frames to {output}")
     return EXIT_OK
 

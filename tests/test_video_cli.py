@@ -138,3 +138,13 @@ def test_bad_input_exits_2(tiny_model: Path, tmp_path: Path, capsys, case: str, 
     assert main(args + ["--device", "cpu", "--weights-dir", str(tmp_path)]) == 2
     assert fragment in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_truncated_video_exits_2_and_leaves_no_output(tiny_model: Path, clip_with_audio: Path, tmp_path: Path) -> None:
+    """A file cut short mid-stream: either unreadable or fewer frames than its index says; never a half video."""
+    data = clip_with_audio.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    assert main(["--input", str(cut), "--model", str(tiny_model), "--sigma", "30", "--device", "cpu",
+                 "--tile", "64"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]

@@ -35,7 +35,7 @@ class VideoInfo:
     width: int
     height: int
     fps: Fraction
-    frame_count: int | None  # from the container header; None when it does not say
+    frame_count: int | None  # exact count from an mp4/mov index; None for other containers
     time_base: Fraction
     has_audio: bool
     codec: str
@@ -65,7 +65,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         fps = stream.average_rate or stream.guessed_rate or Fraction(25)
         return VideoInfo(
             path=path, width=stream.width, height=stream.height, fps=Fraction(fps),
-            frame_count=stream.frames or None, time_base=Fraction(stream.time_base or Fraction(1, 90000)),
+            # mp4/mov index every sample, so their count is exact; other containers only estimate
+            frame_count=(stream.frames or None) if "mp4" in container.format.name else None, time_base=Fraction(stream.time_base or Fraction(1, 90000)),
             has_audio=bool(container.streams.audio), codec=stream.codec_context.name,
         )
     finally:
