@@ -8,6 +8,7 @@ lmdb layout: ``meta_info.txt`` lines ``<name>.png (h,w,c) <compression>``).
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from restore.data.dataset_errors import DatasetError
@@ -102,10 +103,7 @@ class PairedPatchStore:
             data = self._client.get(name, key)
             if data is None:
                 raise DatasetError(f"key {name} missing in {root}")
-            images.append(decode_rgb_float(_imdecode(data), f"{root}:{name}"))
+            encoded = np.frombuffer(data, np.uint8)
+            images.append(decode_rgb_float(cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED), f"{root}:{name}"))
         return images[0], images[1]
 
-
-def _imdecode(data: bytes) -> np.ndarray:
-    import cv2
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
