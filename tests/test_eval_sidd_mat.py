@@ -1,5 +1,6 @@
 """restore/test.py on SIDD .mat fixtures agrees with an independent PSNR of the same arrays."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def test_eval_psnr_matches_an_independent_computation(tmp_path):
     results = REPO / "results" / name
     try:
         done = subprocess.run([sys.executable, str(REPO / "restore/test.py"), "-opt", str(options)],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=180)
+                              cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert done.returncode == 0, done.stderr[-3000:]
         metrics = json.loads((results / "metrics.json").read_text())["sidd_val"]
         expected = independent_psnr(checkpoint, gt_mat, noisy_mat)
@@ -79,7 +81,8 @@ def test_eval_reports_a_missing_mat_file(tmp_path):
     options.write_text(yaml.safe_dump(opt))
     try:
         done = subprocess.run([sys.executable, str(REPO / "restore/test.py"), "-opt", str(options)],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert f"SIDD .mat file not found: {tmp_path / 'missing.mat'}" in done.stderr
     finally:
