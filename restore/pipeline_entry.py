@@ -46,10 +46,33 @@ def check_option_file(path: str, required: dict) -> dict:
     return opt
 
 
+def check_dataroots(opt: dict) -> None:
+    """Every ``dataroot*`` path exists (relative ones under the repository root), before
+    BasicSR creates any experiment or results folder."""
+    for phase, dataset in (opt.get("datasets") or {}).items():
+        for key, value in (dataset or {}).items():
+            if key.startswith("dataroot") and isinstance(value, str):
+                path = Path(value).expanduser()
+                path = path if path.is_absolute() else REPO_ROOT / path
+                if not path.exists():
+                    raise OptionsError(f"{key} of dataset '{phase}' not found: {path}")
+
+
+def with_forced_dataroots(opt: dict, force_yml: list[str]) -> dict:
+    """Apply ``--force_yml datasets:<phase>:dataroot_*=PATH`` overrides, as BasicSR will."""
+    for entry in force_yml:
+        keys, _, value = entry.partition("=")
+        parts = keys.strip().split(":")
+        if len(parts) == 3 and parts[0] == "datasets" and parts[2].startswith("dataroot"):
+            opt.setdefault("datasets", {}).setdefault(parts[1], {})[parts[2]] = value.strip()
+    return opt
+
+
 def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
     """Validate ``-opt``, register our code, run ``pipeline(repo_root)``; 0 on success, 2 on bad input."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("-opt", default=None)
+    parser.add_argument("--force_yml", nargs="+", default=[])
     known, _ = parser.parse_known_args()
     from restore.data.dataset_errors import DatasetError
     if known.opt is None and {"-h", "--help"} & set(sys.argv[1:]):
@@ -59,7 +82,8 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
     try:
         if known.opt is None:
             raise OptionsError("usage: -opt OPTIONS.yml is required")
-        check_option_file(known.opt, TRAIN_KEYS if is_train else TEST_KEYS)
+        opt = check_option_file(known.opt, TRAIN_KEYS if is_train else TEST_KEYS)
+        check_dataroots(with_forced_dataroots(opt, known.force_yml))
         import restore.data  # noqa: F401  (registers datasets)
         import restore.models  # noqa: F401  (installs the basicsr fixes, registers models)
         pipeline(str(REPO_ROOT))

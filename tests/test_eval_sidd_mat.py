@@ -84,6 +84,7 @@ def test_eval_reports_a_missing_mat_file(tmp_path):
                               cwd=tmp_path, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert f"SIDD .mat file not found: {tmp_path / 'missing.mat'}" in done.stderr
+        assert f"dataroot_lq of dataset 'test_1' not found: {tmp_path / 'missing.mat'}" in done.stderr
+        assert not (REPO / "results" / name).exists()
     finally:
         shutil.rmtree(REPO / "results" / name, ignore_errors=True)

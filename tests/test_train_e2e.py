@@ -160,7 +160,8 @@ def test_bad_options_exit_2_with_one_clear_line(sidd_fixture, tmp_path):
         done = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", str(path)], cwd=tmp_path,
                               env=_run_env(), capture_output=True, text=True, timeout=120)
         assert done.returncode == 2
-        assert f"error: ground truth folder not found: {tmp_path / 'no_such_folder'}" in done.stderr
+        assert f"error: dataroot_gt of dataset 'train' not found: {tmp_path / 'no_such_folder'}" in done.stderr
+        assert not (REPO / "experiments" / "test_bad_input").exists()  # refused before any folder is made
         assert "Traceback" not in done.stderr
         missing = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", "nope.yml"],
                                  cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -74,3 +74,13 @@ def test_smoke_options_build_their_datasets_without_downloads():
         sample = built[0]
         assert sample["gt"].shape == sample["lq"].shape == (3, dataset["gt_size"], dataset["gt_size"])
     assert opt["train"]["total_iter"] <= 100 and opt["network_g"]["embed_dim"] <= 8
+
+
+def test_dataroots_are_checked_after_force_yml_overrides(tmp_path):
+    from restore.pipeline_entry import OptionsError, check_dataroots, with_forced_dataroots
+    opt = load("sidd_uformer_t.yml")
+    with pytest.raises(OptionsError, match="dataroot_gt of dataset 'train' not found: .*datasets/SIDD/train"):
+        check_dataroots(opt)
+    overrides = [f"datasets:{phase}:{key}={tmp_path}" for phase in ("train", "val")
+                 for key in ("dataroot_gt", "dataroot_lq")]
+    check_dataroots(with_forced_dataroots(opt, overrides + ["train:total_iter=4"]))
