@@ -7,7 +7,7 @@ state writes, optional gradient clipping, and a validation forward on the bare
 network, so rank 0 can validate alone under DDP without a collective.
 
 Subclasses (the video model) override ``net_forward``, ``metric_images`` and
-``save_outputs`` for other tensor layouts such as (B, T, C, H, W).
+``_save_outputs`` for other tensor layouts such as (B, T, C, H, W).
 """
 import json
 from collections import OrderedDict
@@ -101,7 +101,7 @@ class DenoiseModel(SRModel):
             self.feed_data(batch)
             self.test()
             if save_img:
-                self.save_outputs(batch, dataset_name, current_iter)
+                self._save_outputs(batch, dataset_name, current_iter)
             if metrics and hasattr(self, "gt"):
                 for restored, target in self.metric_images(self.output, self.gt, quantize):
                     for name, metric_opt in metrics.items():
@@ -121,7 +121,7 @@ class DenoiseModel(SRModel):
         if self.is_train:
             self._save_best(dataset_name, current_iter)
 
-    def save_outputs(self, batch: dict, dataset_name: str, current_iter) -> None:
+    def _save_outputs(self, batch: dict, dataset_name: str, current_iter) -> None:
         """Write each restored image of the batch as PNG; override for other layouts."""
         for restored, lq_path in zip(self.output, batch["lq_path"]):
             name = Path(lq_path).stem
