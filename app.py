@@ -131,8 +131,9 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
             if examples:
                 gr.Examples([[str(path)] for path in examples], inputs=[image_in],
                             label="Examples: real photos with Gaussian noise added")
-            image_model.change(controls, image_model, [image_sigma, image_add, image_baseline], api_visibility="private")
-            app.load(controls, image_model, [image_sigma, image_add, image_baseline], api_visibility="private")
+            image_controls = [image_sigma, image_add, image_baseline]
+            image_model.change(controls, image_model, image_controls, api_visibility="private")
+            app.load(controls, image_model, image_controls, api_visibility="private")
             image_run.click(run_image, [image_in, image_model, image_sigma, image_add, image_baseline],
                             [image_out, image_stats, image_file, baseline_out], api_name="denoise_image")
 
@@ -153,8 +154,9 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                     video_out = gr.Video(label="Denoised (with the original audio)", elem_id="video-output")
                     video_side = gr.Video(label="Side by side: input | denoised", elem_id="video-preview")
                     video_stats = gr.Markdown()
-            video_model.change(controls, video_model, [video_sigma, video_add, video_baseline], api_visibility="private")
-            app.load(controls, video_model, [video_sigma, video_add, video_baseline], api_visibility="private")
+            video_controls = [video_sigma, video_add, video_baseline]
+            video_model.change(controls, video_model, video_controls, api_visibility="private")
+            app.load(controls, video_model, video_controls, api_visibility="private")
             video_run.click(run_video, [video_in, video_model, video_sigma, video_add],
                             [video_out, video_side, video_stats], api_name="denoise_video")
     return app

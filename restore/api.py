@@ -193,7 +193,8 @@ class Denoiser:
                 raise ValueError(f"model {self.name!r} needs the noise level: pass sigma (0-255 scale)")
             return None
         if not self.card.is_gaussian:
-            raise ValueError(f"model {self.name!r} removes real ({self.card.noise.get('dataset')}) noise and takes no sigma")
+            dataset = self.card.noise.get("dataset")
+            raise ValueError(f"model {self.name!r} removes real ({dataset}) noise and takes no sigma")
         low, high = self.card.sigma_range
         if not low <= float(sigma) <= high:
             raise ValueError(f"sigma {sigma} is outside model {self.name!r}'s range [{low:g}, {high:g}]")

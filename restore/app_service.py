@@ -182,7 +182,7 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
                     seconds=seconds, gmacs=catalog.gmacs(model), model=model)
 
 
-def video_frames(path: Path, limits: Limits, sigma_noise: float | None,
+def video_frames(path: Path, sigma_noise: float | None,
                  shown: deque, pts: deque) -> Iterator[np.ndarray]:
     """Decoded frames (with optional added noise); remembers each frame for the preview and its pts."""
     from restore.io.video import read_video
@@ -236,7 +236,7 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
 
     shown: deque[np.ndarray] = deque()
     pts: deque[int | None] = deque()
-    frames = video_frames(path, limits, sigma if add_noise else None, shown, pts)
+    frames = video_frames(path, sigma if add_noise else None, shown, pts)
     stream = denoise_frames(network, frames, tile=catalog.video_tile, tile_overlap=catalog.video_tile_overlap)
     output, preview = out_dir / f"{path.stem}_{model}.mp4", out_dir / f"{path.stem}_side_by_side.mp4"
     half_width, half_height = preview_size(info.width, info.height)

@@ -66,7 +66,7 @@ def parse_noise(text: str) -> dict[str, Any]:
         try:
             low, high = (float(v) for v in rest.split(","))
         except ValueError:
-            raise argparse.ArgumentTypeError("gaussian noise is written gaussian:LOW,HIGH, e.g. gaussian:0,50") from None
+            raise argparse.ArgumentTypeError("write gaussian noise as gaussian:LOW,HIGH, e.g. gaussian:0,50") from None
         return {"type": "gaussian", "sigma": [low, high]}
     if kind == "real" and rest:
         return {"type": "real", "dataset": rest}

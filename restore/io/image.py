@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # errors only: libtiff/libjpeg warnings are not the user's business
+# Errors only: libtiff/libjpeg warnings are not the user's business.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
            ".webp": "webp", ".bmp": "bmp"}
@@ -59,7 +60,8 @@ class LoadedImage:
 def image_format(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ImageReadError(f"{path}: unsupported image type {suffix or '(none)'}; use one of {', '.join(sorted(FORMATS))}")
+        known = ", ".join(sorted(FORMATS))
+        raise ImageReadError(f"{path}: unsupported image type {suffix or '(none)'}; use one of {known}")
     return FORMATS[suffix]
 
 
@@ -141,7 +143,8 @@ def encode_image(pixels: np.ndarray, fmt: str, source: str = "image") -> bytes:
               "png": [cv2.IMWRITE_PNG_COMPRESSION, 3]}.get(fmt, [])
     ok, encoded = cv2.imencode("." + ("tiff" if fmt == "tiff" else "jpg" if fmt == "jpeg" else fmt), pixels, params)
     if not ok:
-        raise ImageWriteError(f"{source}: OpenCV could not encode a {pixels.shape} {pixels.dtype} image as {fmt.upper()}")
+        raise ImageWriteError(f"{source}: OpenCV could not encode a {pixels.shape} {pixels.dtype} image "
+                              f"as {fmt.upper()}")
     return encoded.tobytes()
 
 
