@@ -1,7 +1,8 @@
 """Multiply-accumulate counts with ``torch.utils.flop_counter``.
 
-flop_counter has no formula for the CPU fused attention kernel, so attention
-layers are switched to their explicit softmax path (same arithmetic) while counting.
+flop_counter has no formula for the CPU fused attention kernel nor for oneDNN's
+fused linear/conv+GELU, so while counting, attention layers take their explicit
+softmax path and the plain ops run (same arithmetic).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from restore.archs.fused_ops import plain_kernels
 
 
 @contextmanager
@@ -28,6 +31,6 @@ def explicit_attention(model: nn.Module):
 @torch.no_grad()
 def count_macs(model: nn.Module, *inputs: torch.Tensor) -> int:
     """MACs of one forward (flop_counter counts a multiply-add as 2 FLOPs)."""
-    with explicit_attention(model), FlopCounterMode(display=False) as counter:
+    with explicit_attention(model), plain_kernels(), FlopCounterMode(display=False) as counter:
         model(*inputs)
     return counter.get_total_flops() // 2

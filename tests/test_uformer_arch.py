@@ -159,3 +159,13 @@ def test_bfloat16_forward_runs_close_to_fp32():
         ref = model(x)
         low = model.to(torch.bfloat16)(x.to(torch.bfloat16)).float()
     assert (low - ref).abs().mean() < 2e-2
+
+
+def test_batch_equals_images_one_by_one_with_shifted_windows():
+    model = Uformer(embed_dim=8, depths=[2, 2, 1, 1, 2, 1, 1, 2, 2], img_size=256,
+                    modulator=True).eval()
+    x = torch.rand(3, 3, 128, 256)
+    with torch.no_grad():
+        batched = model(x)
+        single = torch.cat([model(image[None]) for image in x])
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=0)

@@ -7,6 +7,8 @@ builds without oneDNN take the plain path.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,9 +18,23 @@ HAVE_FUSED = (torch.backends.mkldnn.is_available()
               and hasattr(_OPS, "_linear_pointwise") and hasattr(_OPS, "_convolution_pointwise"))
 
 
+_enabled = True
+
+
+@contextmanager
+def plain_kernels():
+    """Run the unfused ops, e.g. for ``flop_counter``, which cannot see the fused ones."""
+    global _enabled
+    saved, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = saved
+
+
 def _can_fuse(x: torch.Tensor) -> bool:
     """Only without autograd: the fused kernels have no backward."""
-    return (HAVE_FUSED and x.device.type == "cpu" and x.dtype == torch.float32
+    return (_enabled and HAVE_FUSED and x.device.type == "cpu" and x.dtype == torch.float32
             and not torch.is_grad_enabled())
 
 

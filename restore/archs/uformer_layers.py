@@ -8,6 +8,7 @@ layer has to guess ``H = sqrt(L)`` or copy between layouts.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -123,24 +124,39 @@ class WindowAttention(nn.Module):
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return rearrange(bias, "(n m) h -> h n m", n=n)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B*nW, N, C) windows; mask: (nW, N, N) or None."""
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor
+               ) -> torch.Tensor:
+        dropout = self.attn_drop.p if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout,
+                                              scale=self.scale)
+
+    def forward(self, x: torch.Tensor, border_mask: torch.Tensor | None = None,
+                images: int = 1) -> torch.Tensor:
+        """x: (images*nW, N, C) windows. ``border_mask`` (nB, N, N) applies to the last
+        nB windows of each image; the others only get the position bias."""
         q, k, v = self.qkv(x)
         bias = self.position_bias().to(q.dtype).unsqueeze(0)  # 1, h, N, N
-        if mask is not None:
-            # Windows of one image share the mask: a (B, nW) batch broadcasts it, no copy.
-            windows = mask.shape[0]
-            bias = bias + mask.to(q.dtype).unsqueeze(1)  # nW, h, N, N
-            q, k, v = (rearrange(t, "(b w) h n d -> b w h n d", w=windows) for t in (q, k, v))
-        dropout = self.attn_drop.p if self.training else 0.0
-        if self.fused:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout,
-                                                 scale=self.scale)
-        else:
+        if not self.fused:
             attn = (q * self.scale) @ k.transpose(-2, -1) + bias
+            if border_mask is not None:
+                attn = attn.unflatten(0, (images, -1))
+                n_border = border_mask.shape[0]
+                attn = torch.cat([attn[:, :-n_border],
+                                  attn[:, -n_border:] + border_mask.unsqueeze(1)], 1)
+                attn = attn.flatten(0, 1)
             out = self.attn_drop(attn.softmax(dim=-1)) @ v
-        if mask is not None:
-            out = rearrange(out, "b w h n d -> (b w) h n d")
+        elif border_mask is None:
+            out = self._fused(q, k, v, bias)
+        else:
+            # The fused kernel is much slower with a per-window mask: run every window
+            # with the shared bias, then redo the few border windows with their mask.
+            n_border = border_mask.shape[0]
+            out = self._fused(q, k, v, bias).unflatten(0, (images, -1))
+            border = [t.unflatten(0, (images, -1))[:, -n_border:].flatten(0, 1)
+                      for t in (q, k, v)]
+            masked_bias = (bias + border_mask.to(q.dtype).unsqueeze(1)).repeat(images, 1, 1, 1)
+            redone = self._fused(*border, masked_bias).unflatten(0, (images, -1))
+            out = torch.cat([out[:, :-n_border], redone], 1).flatten(0, 1)
         return self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))
 
 
@@ -161,20 +177,50 @@ class LeFF(nn.Module):
         return self.linear2(x)
 
 
+@dataclass(frozen=True)
+class ShiftedWindows:
+    """How a cyclically shifted grid splits into windows, precomputed once per size.
+
+    Windows are ordered interior first, border last: only the border windows (last
+    window row and column) mix regions that were not adjacent before the shift, so
+    only they need a mask. ``order`` gathers the rolled, partitioned tokens from the
+    grid in one copy; ``inverse`` puts them back.
+    """
+
+    order: torch.Tensor        # (H*W,) grid index of each windowed token
+    inverse: torch.Tensor      # (H*W,) windowed position of each grid token
+    interior: int              # number of windows that need no mask
+    border_mask: torch.Tensor  # (n_border, N, N) additive mask, 0 or MASK_VALUE
+
+
 @functools.lru_cache(maxsize=32)
-def _shift_mask(height: int, width: int, win: int, shift: int) -> torch.Tensor:
+def shifted_windows(height: int, width: int, win: int, shift: int,
+                    device: torch.device) -> ShiftedWindows:
+    rows = (torch.arange(height) + shift) % height  # torch.roll by -shift
+    cols = (torch.arange(width) + shift) % width
+    grid_index = rows[:, None] * width + cols[None, :]
+    windows = rearrange(grid_index, "(nh wh) (nw ww) -> nh nw (wh ww)", wh=win, ww=win)
+    n_rows, n_cols = windows.shape[:2]
+    is_border = torch.zeros(n_rows, n_cols, dtype=torch.bool)
+    is_border[-1, :] = True
+    is_border[:, -1] = True
+    windows, is_border = windows.flatten(0, 1), is_border.flatten()
+    ordered = torch.cat([windows[~is_border], windows[is_border]])
+
     regions = torch.zeros(height, width)
     cuts = (slice(0, -win), slice(-win, -shift), slice(-shift, None))
-    for label, (rows, cols) in enumerate((r, c) for r in cuts for c in cuts):
-        regions[rows, cols] = label
-    windows = rearrange(regions, "(nh wh) (nw ww) -> (nh nw) (wh ww)", wh=win, ww=win)
-    differs = windows.unsqueeze(1) != windows.unsqueeze(2)
-    return torch.zeros(differs.shape).masked_fill_(differs, MASK_VALUE)
+    for label, (r, c) in enumerate((r, c) for r in cuts for c in cuts):
+        regions[r, c] = label
+    region_windows = rearrange(regions, "(nh wh) (nw ww) -> (nh nw) (wh ww)", wh=win, ww=win)
+    border = region_windows[is_border]
+    differs = border.unsqueeze(1) != border.unsqueeze(2)
+    mask = torch.zeros(differs.shape).masked_fill_(differs, MASK_VALUE)
 
-
-def shift_mask(height: int, width: int, win: int, shift: int, device: torch.device) -> torch.Tensor:
-    """(nW, N, N) mask that stops shifted windows from mixing regions that were not adjacent."""
-    return _shift_mask(height, width, win, shift).to(device)
+    order = ordered.flatten()
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel())
+    return ShiftedWindows(order.to(device), inverse.to(device), int((~is_border).sum()),
+                          mask.to(device))
 
 
 class LeWinTransformerBlock(nn.Module):
@@ -213,21 +259,24 @@ class LeWinTransformerBlock(nn.Module):
 
     def window_attention(self, x: torch.Tensor) -> torch.Tensor:
         """The WSA branch alone, on a (B, H, W, C) grid: SkipAt reuses this output."""
-        _, height, width, _ = x.shape
+        batch, height, width, channels = x.shape
         win, shift = self.win_size, self.shift_size
         x = self.norm1(x)
         if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-        windows = rearrange(x, "b (nh wh) (nw ww) c -> (b nh nw) (wh ww) c", wh=win, ww=win)
+            plan = shifted_windows(height, width, win, shift, x.device)
+            windows = x.view(batch, -1, channels).index_select(1, plan.order)
+            windows = windows.view(-1, win * win, channels)
+        else:
+            windows = rearrange(x, "b (nh wh) (nw ww) c -> (b nh nw) (wh ww) c", wh=win, ww=win)
         if self.modulator is not None:
             windows = windows + self.modulator.weight
-        mask = shift_mask(height, width, win, shift, x.device) if shift else None
-        out = self.attn(windows, mask=mask)
-        out = rearrange(out, "(b nh nw) (wh ww) c -> b (nh wh) (nw ww) c",
-                        nh=height // win, nw=width // win, wh=win)
-        if shift:
-            out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
-        return out
+        if not shift:
+            out = self.attn(windows)
+            return rearrange(out, "(b nh nw) (wh ww) c -> b (nh wh) (nw ww) c",
+                             nh=height // win, nw=width // win, wh=win)
+        out = self.attn(windows, border_mask=plan.border_mask, images=batch)
+        out = out.view(batch, -1, channels).index_select(1, plan.inverse)
+        return out.view(batch, height, width, channels)
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.mlp(self.norm2(x)))
