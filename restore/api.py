@@ -4,7 +4,7 @@ The image CLI, the video CLI and the Gradio app all go through this class, so
 device choice, half precision, tiling, the noise-map convention and the
 checksum check behave the same everywhere::
 
-    from restore import Denoiser
+    from restore.api import Denoiser
     den = Denoiser.from_pretrained("uformer_t_skipat_gauss")  # name in weights/ or a path
     out = den(image_uint8_rgb, sigma=30)                       # numpy in, numpy out
 
