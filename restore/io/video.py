@@ -190,7 +190,9 @@ class VideoWriter:
         self.frames = 0
         self.audio: _AudioCopier | None = None
         try:
-            self.container = av.open(str(self.tmp), mode="w", format=self._format())
+            # faststart: the index goes first, so browsers can play while downloading
+            options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+            self.container = av.open(str(self.tmp), mode="w", format=self._format(), options=options)
             self.stream = self.container.add_stream("libx264", rate=fps)
             self.stream.width, self.stream.height = width, height
             # 4:2:0 needs even sizes; odd sizes keep every pixel with 4:4:4 instead of cropping.
