@@ -18,8 +18,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 py=$venv/bin/python
 
+# The app's browser test drives Debian's chromium (Playwright never downloads a browser).
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "run.sh: installing Debian's chromium for the browser test" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+            >/dev/null || echo "run.sh: chromium could not be installed; the browser test will be skipped" >&2
+    else
+        echo "run.sh: /usr/bin/chromium not found (apt-get install chromium as root); the browser test will be skipped" >&2
+    fi
+}
+
 case "${1:-}" in
     demo) shift; exec "$py" -m restore.demo "$@" ;;
-    test) shift; exec "$py" -m pytest "$@" ;;
+    test) shift; ensure_chromium; exec "$py" -m pytest "$@" ;;
     *) echo "usage: bash run.sh demo|test [args...]" >&2; exit 2 ;;
 esac
