@@ -140,11 +140,16 @@ def test_bad_input_exits_2(tiny_model: Path, tmp_path: Path, capsys, case: str, 
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_truncated_video_exits_2_and_leaves_no_output(tiny_model: Path, clip_with_audio: Path, tmp_path: Path) -> None:
-    """A file cut short mid-stream: either unreadable or fewer frames than its index says; never a half video."""
-    data = clip_with_audio.read_bytes()
+def test_truncated_video_exits_2_and_leaves_no_output(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """An mp4 cut short mid-stream decodes fewer frames than its index promises: exit 2, no half video."""
+    from restore.scripts.make_sample_clips import make_sample_set
+
+    make_sample_set(tmp_path / "clips", frames=16, height=62, width=96, photos=("chelsea",), videos=True)
+    data = (tmp_path / "clips" / "videos" / "chelsea.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) * 2 // 3])
+    shutil.rmtree(tmp_path / "clips")
     assert main(["--input", str(cut), "--model", str(tiny_model), "--sigma", "30", "--device", "cpu",
                  "--tile", "64"]) == 2
+    assert "truncated" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]

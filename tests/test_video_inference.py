@@ -60,10 +60,11 @@ def test_bad_frames_are_rejected() -> None:
 
 def test_real_clip_through_tiny_skipat_net() -> None:
     """A real (tiny, untrained) SkipAt net runs through tiles and windows on a real clip."""
-    clip = pan_zoom_clip(load_photo("astronaut"), 9, 40, 56, seed=1)
+    clip = pan_zoom_clip(load_photo("astronaut"), 8, 36, 44, seed=1)
     net = UniformerVideoSkipAt(embed_dim=4, enc_depths=(1, 1, 1, 1), dec_depths=(1, 1, 1, 1),
                                bottleneck_depth=1, head_dim=8, drop_path_rate=0.0).eval()
-    first = np.stack(list(denoise_frames(net, iter(clip), tile=32, tile_overlap=10)))
-    again = np.stack(list(denoise_frames(net, iter(clip), tile=32, tile_overlap=10, tile_batch=4)))
-    assert first.shape == (9, 40, 56, 3) and first.dtype == np.uint8
+    with torch.inference_mode():
+        first = np.stack(list(denoise_frames(net, iter(clip), tile=24, tile_overlap=8)))
+        again = np.stack(list(denoise_frames(net, iter(clip), tile=24, tile_overlap=8, tile_batch=4)))
+    assert first.shape == (8, 36, 44, 3) and first.dtype == np.uint8
     assert np.abs(first.astype(int) - again.astype(int)).max() <= 1  # batching tiles changes nothing
