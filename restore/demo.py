@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,10 @@ def make_noisy_photo(sigma: float, seed: int) -> tuple[Path, Path]:
 
 def main() -> None:
     py = sys.executable
-    OUT.mkdir(exist_ok=True)
+    # A rerun replaces the demo's own earlier outputs (BasicSR would archive them instead).
+    for old in [OUT, *(ROOT / "experiments").glob(f"{NAME}*")]:
+        shutil.rmtree(old, ignore_errors=True)
+    OUT.mkdir()
     options = yaml.safe_load(OPTIONS.read_text())
     config = {k: v for k, v in options["network_g"].items() if k != "type"}
 
