@@ -52,6 +52,9 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
                                 crop_border=0, input_order="HWC"))
 
 
+PREFERRED_MODEL = "uformer_t_skipat_gauss"  # the default once the weights issue publishes it
+
+
 def default_model(weights_dir: Path | None) -> str:
     from restore.api import default_weights_dir
     from restore.weights_card import WeightsError, list_cards
@@ -60,7 +63,7 @@ def default_model(weights_dir: Path | None) -> str:
     images = [card.name for card in list_cards(folder) if card.kind == "image"]
     if not images:
         raise WeightsError(f"no image models are registered in {folder}; pass --model PATH_TO_CARD_OR_WEIGHTS")
-    return images[0]
+    return PREFERRED_MODEL if PREFERRED_MODEL in images else images[0]
 
 
 def main(argv: list[str] | None = None) -> int:

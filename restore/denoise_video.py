@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: import the package, not module
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_MODEL = "uniformer_video_skipat_davis"
+DEFAULT_MODEL = "uniformer_skipat_gauss"  # the video model the weights issue publishes
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from restore.archs.fused_ops import conv_gelu, linear_gelu
+from restore.archs.fused_ops import conv_gelu, linear, linear_gelu
 from restore.archs.uformer_layers import conv_nhwc, to_nchw, to_nhwc
 
 
@@ -53,7 +53,7 @@ class SkipAtPhi(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = linear_gelu(self.fc1, x)
         x = to_nhwc(conv_gelu(self.dwconv, to_nchw(x)))
-        return self.eca(self.fc2(x))
+        return self.eca(linear(x, self.fc2.weight, self.fc2.bias))
 
 
 class ConvPhi(nn.Module):

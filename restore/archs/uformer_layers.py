@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from restore.archs.fused_ops import conv_gelu, linear_gelu
+from restore.archs.fused_ops import conv_gelu, linear, linear_gelu
 
 # The official code fills masked attention logits with -100, not -inf; keep it
 # so that outputs match the official model to float precision.
@@ -69,16 +69,9 @@ class LinearProjection(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         weight = torch.cat([self.to_q.weight, self.to_kv.weight])
         bias = None if self.to_q.bias is None else torch.cat([self.to_q.bias, self.to_kv.bias])
-        qkv = F.linear(x, weight, bias)
+        qkv = linear(x, weight, bias)
         q, k, v = rearrange(qkv, "b n (three h d) -> three b h n d", three=3, h=self.heads)
         return q, k, v
-
-    def value(self, x: torch.Tensor) -> torch.Tensor:
-        """Only the values: for blocks that reuse another block's attention."""
-        dim = self.to_q.weight.shape[0]
-        weight = self.to_kv.weight[dim:]
-        bias = None if self.to_kv.bias is None else self.to_kv.bias[dim:]
-        return rearrange(F.linear(x, weight, bias), "b n (h d) -> b h n d", h=self.heads)
 
 
 @functools.lru_cache(maxsize=8)
@@ -157,7 +150,8 @@ class WindowAttention(nn.Module):
             masked_bias = (bias + border_mask.to(q.dtype).unsqueeze(1)).repeat(images, 1, 1, 1)
             redone = self._fused(*border, masked_bias).unflatten(0, (images, -1))
             out = torch.cat([out[:, :-n_border], redone], 1).flatten(0, 1)
-        return self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))
+        out = rearrange(out, "b h n d -> b n (h d)")
+        return self.proj_drop(linear(out, self.proj.weight, self.proj.bias))
 
 
 class LeFF(nn.Module):
@@ -174,7 +168,7 @@ class LeFF(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = linear_gelu(self.linear1[0], x)
         x = to_nhwc(conv_gelu(self.dwconv[0], to_nchw(x)))
-        return self.linear2(x)
+        return linear(x, self.linear2[0].weight, self.linear2[0].bias)
 
 
 @dataclass(frozen=True)
