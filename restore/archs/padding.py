@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad the last two dims of ``x`` up to a multiple, reflecting the image at its border.
+    """Pad the last two dims of ``x`` (images or (B, C, T, H, W) clips) up to a multiple,
+    reflecting the image at its border.
 
     Reflection needs a pad smaller than the side; tinier inputs repeat the edge instead.
     """
@@ -16,4 +17,5 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     if not pad_h and not pad_w:
         return x
     mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    # 5-D inputs take a 3-D pad in non-constant modes; time gets none
+    return F.pad(x, (0, pad_w, 0, pad_h) + (0, 0) * (x.ndim - 4), mode=mode)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from restore.archs.padding import pad_to_multiple
+from restore.archs.weight_init import init_transformer_weights
 from restore.archs.uformer_layers import (Downsample, InputProj,
                                           LeWinTransformerBlock, OutputProj, Upsample)
 
@@ -149,7 +150,7 @@ class Uformer(nn.Module):
                 j, dim * 2 ** (4 - j), size // 2 ** (3 - j), depths[5 + j], num_heads[5 + j],
                 dec_slices[j], modulator=config["modulator"], **shared))
         self.pad_multiple = self._pad_multiple(size, win)
-        self.apply(self._init_weights)
+        self.apply(init_transformer_weights)
 
     def _decoder_level(self, index: int, dim: int, resolution: int, depth: int, heads: int,
                        drop_path: Sequence[float], **kwargs) -> nn.Module:
@@ -164,16 +165,6 @@ class Uformer(nn.Module):
             level_win = min(res, win) if res <= win else win
             multiple = math.lcm(multiple, 2 ** k * max(level_win, 1))
         return multiple
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     def no_weight_decay_keywords(self) -> set[str]:
         return {"relative_position_bias_table"}

@@ -27,12 +27,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from einops import rearrange
 from torch import nn
 
+from restore.archs.padding import pad_to_multiple
 from restore.archs.video_uniformer_blocks import GlobalBlock, LocalBlock
+from restore.archs.weight_init import init_transformer_weights
 
 Tensor = torch.Tensor
 BLOCK_TYPES = ("local", "global")
@@ -113,26 +114,11 @@ class UniformerVideo(nn.Module):
             self.decoders.append(_make_blocks(
                 level_types[i], widths[i], depth, head_dim, mlp_ratio, qkv_bias, drops, reuse))
         self.output_proj = nn.Conv3d(embed_dim, out_chans, 3, padding=1)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(init_transformer_weights)
 
     def _pad(self, x: Tensor) -> tuple[Tensor, int, int]:
         height, width = x.shape[-2:]
-        pad_h = (-height) % self.pad_multiple
-        pad_w = (-width) % self.pad_multiple
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode=mode)
-        return x, height, width
+        return pad_to_multiple(x, self.pad_multiple), height, width
 
     def _run_level(
         self, blocks: nn.ModuleList, x: Tensor, keep: int = 0, reuse: list[Tensor] | None = None
