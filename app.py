@@ -17,6 +17,22 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
+SIGMA_LABEL = "Noise level σ (0–255 scale)"
+
+
+def sigma_control(card) -> dict:
+    """The σ slider's settings for a model: hidden for real noise, fixed for a one-σ model."""
+    import gradio as gr
+
+    if not card.is_gaussian:
+        return gr.update(visible=False)
+    low, high = card.sigma_range
+    if low < high:
+        return gr.update(visible=True, interactive=True, minimum=low, maximum=high,
+                         value=min(max(25, low), high), label=SIGMA_LABEL)
+    # a slider needs minimum < maximum: show the one σ, not editable
+    return gr.update(visible=True, interactive=False, minimum=0, maximum=max(50, high), value=high,
+                     label=f"{SIGMA_LABEL}: this model was trained for σ = {high:g}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,9 +74,7 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
         if not name:
             return gr.update(visible=False), gr.update(visible=False), gr.update(visible=False)
         card = catalog.card(name)
-        sigma = gr.update(visible=card.is_gaussian, minimum=card.sigma_range[0], maximum=card.sigma_range[1],
-                          value=min(max(25, card.sigma_range[0]), card.sigma_range[1])) if card.is_gaussian \
-            else gr.update(visible=False)
+        sigma = sigma_control(card)
         return sigma, gr.update(visible=card.is_gaussian), gr.update(visible=catalog.baseline_of(name) is not None)
 
     def run_image(path, model, sigma, add_noise, with_baseline, progress=gr.Progress()):
@@ -117,7 +131,7 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                                         sources=["upload", "clipboard"], elem_id="image-input")
                     image_model = gr.Dropdown(image_models, value=first_image,
                                               label="Model", elem_id="image-model")
-                    image_sigma = gr.Slider(0, 50, value=25, step=1, label="Noise level σ (0–255 scale)",
+                    image_sigma = gr.Slider(0, 50, value=25, step=1, label=SIGMA_LABEL,
                                             elem_id="image-sigma")
                     image_add = gr.Checkbox(False, label="Add Gaussian noise of this σ first (for clean photos)")
                     image_baseline = gr.Checkbox(False, label="Also run the baseline Uformer to compare speed")
