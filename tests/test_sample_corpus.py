@@ -1,0 +1,109 @@
+"""The skimage.data corpus for the published weights, and its three option files.
+
+The corpus split must be disjoint and recorded; the writer must refuse to
+overwrite; each weights option file must start training on that corpus (two
+iterations on CPU, shrunk with --force_yml).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, main
+
+REPO = Path(__file__).resolve().parent.parent
+OPTIONS = REPO / "options"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus") / "sample_corpus"
+    assert main(["--out", str(out), "--clip-frames", "8", "--clip-size", "40x48"]) == 0
+    return out
+
+
+def test_split_is_disjoint_and_the_manifest_lists_every_file(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    train = [entry["name"] for entry in manifest["train"]]
+    held_out = [entry["name"] for entry in manifest["eval"]]
+    assert train == list(TRAIN_PHOTOS) and held_out == list(EVAL_PHOTOS)
+    assert not set(train) & set(held_out) and "cat" not in train  # cat is chelsea
+    assert sorted(p.name for p in (corpus / "train").iterdir()) == sorted(f"{n}.png" for n in train)
+    assert sorted(p.name for p in (corpus / "eval").iterdir()) == sorted(f"{n}.png" for n in held_out)
+    assert manifest["clips"]["photos"] == train
+    sequences = sorted(p.name for p in (corpus / "clips/JPEGImages/480p").iterdir())
+    assert sequences == sorted(manifest["clips"]["sequences"]) and len(sequences) == len(train)
+    assert len(list((corpus / "clips/JPEGImages/480p/astronaut").glob("*.jpg"))) == 8
+    import cv2
+    camera = cv2.imread(str(corpus / "eval/camera.png"), cv2.IMREAD_UNCHANGED)
+    assert camera.shape == (512, 512, 3) and (camera[..., 0] == camera[..., 2]).all()
+    assert {e["name"]: e["source"] for e in manifest["eval"]}["chelsea"] == "rgb"
+
+
+def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
+    out = tmp_path / "corpus"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    assert main(["--out", str(out)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "keep"
+    assert main(["--out", str(out), "--clip-frames", "7", "--clip-size", "32x32", "--overwrite"]) == 0
+    assert not (out / "mine.txt").exists() and (out / "manifest.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]  # no staging folders left behind
+    assert main(["--out", str(tmp_path / "x"), "--clip-size", "big"]) == 2
+
+
+def test_image_option_files_share_recipe_and_budget():
+    skipat = yaml.safe_load((OPTIONS / "weights_uformer_t_skipat_gauss.yml").read_text())
+    base = yaml.safe_load((OPTIONS / "weights_uformer_t_gauss.yml").read_text())
+    assert skipat["train"] == base["train"] and skipat["datasets"] == base["datasets"] and skipat["val"] == base["val"]
+    assert (skipat["network_g"]["type"], base["network_g"]["type"]) == ("UformerSkipAt", "Uformer")
+    assert skipat["network_g"]["preset"] == base["network_g"]["preset"] == "T"
+    assert skipat["datasets"]["train"]["sigma"] == [0, 50]
+    video = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss.yml").read_text())
+    assert video["datasets"]["train"]["sigma"] == [0, 50] and video["network_g"]["noise_map"] is True
+    assert not set(video["datasets"]["val"]["skimage_pans"]["photos"]) & set(TRAIN_PHOTOS)
+
+
+SHRINK = {
+    "weights_uformer_t_skipat_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
+                                           "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
+    "weights_uformer_t_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
+                                    "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
+    "weights_uniformer_skipat_gauss.yml": ["datasets:train:gt_size=32", "datasets:val:skimage_pans:frames=7",
+                                           "datasets:val:skimage_pans:height=32",
+                                           "datasets:val:skimage_pans:width=32"],
+}
+
+
+@pytest.mark.parametrize("option_file", sorted(SHRINK))
+def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_path):
+    name = f"test_weights_{uuid.uuid4().hex[:8]}"
+    key = "dataroot" if "uniformer" in option_file else "dataroot_gt"
+    roots = [f"datasets:train:{key}={corpus / ('clips' if key == 'dataroot' else 'train')}"]
+    if key == "dataroot_gt":
+        roots += [f"datasets:val_{i}:dataroot_gt={corpus / 'eval'}" for i in (1, 2, 3)]
+    force = [f"name={name}", "train:total_iter=2", "train:scheduler:total_iter=2", "train:scheduler:warmup_iter=1",
+             "datasets:train:batch_size_per_gpu=1", "datasets:train:num_worker_per_gpu=0",
+             "datasets:train:dataset_enlarge_ratio=1", "logger:print_freq=1", "logger:use_tb_logger=False",
+             "logger:save_checkpoint_freq=2", "val:val_freq=2", *roots, *SHRINK[option_file]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", str(OPTIONS / option_file),
+                               "--force_yml", *force], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        log = next((REPO / "experiments" / name).glob("train_*.log")).read_text()
+        assert re.search(r"iter:\s+2, lr:", log), log[-2000:]
+        assert "# psnr:" in log
+        assert (REPO / "experiments" / name / "models" / "net_g_2.pth").is_file()
+    finally:
+        shutil.rmtree(REPO / "experiments" / name, ignore_errors=True)
+        shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
