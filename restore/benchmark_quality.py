@@ -1,0 +1,484 @@
+"""Quality benchmark: our denoisers against CBM3D and non-local means, on photos never trained on.
+
+    python -m restore.benchmark_quality --out results/quality            # --quick (default): small crops
+    python -m restore.benchmark_quality --out results/quality --full     # whole images, longer clips
+    python -m restore.benchmark_quality --out results/quality --model weights/uformer_t_skipat_gauss.json
+
+Images are the held-out photos of ``restore.scripts.make_sample_corpus`` (never
+in training). Noise is Gaussian with σ ∈ {15, 25, 30, 50} on the 0–255 scale,
+seeded per (seed, σ, image), added to the clean uint8 image and quantised back
+to uint8, as a user's noisy file would be. Outputs are uint8 too. PSNR and SSIM
+are BasicSR's (RGB, no border crop); time is CPU seconds (process time, all
+threads) and wall seconds per megapixel of input, with ``--threads`` threads.
+
+Video: pans over held-out photos and the small mp4 files that gradio ships
+(a.mp4 scaled to 480×270; muted_b.mp4 is b.mp4 without sound and is skipped),
+σ = 30: OpenCV's ``fastNlMeansDenoisingColoredMulti``, CBM3D per frame, our video
+models, and our image models per frame. PSNR per frame, averaged per clip, then
+over clips.
+
+Our models are every card registered in ``--weights-dir`` (or those named with
+``--model``); with none, the benchmark says so and compares the classical methods.
+Writes ``results.md`` (tables), ``results.json``, ``psnr_vs_time.png`` and
+``comparison.png`` (a crop of one image at the plot σ) into ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+import restore  # noqa: F401  (must precede basicsr)
+from restore.classical_denoisers import (
+    IMAGE_METHODS,
+    MissingDependency,
+    cbm3d,
+    check_available,
+    opencv_nlm_multi,
+    per_frame,
+)
+from restore.scripts.make_sample_clips import pan_zoom_clip
+from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
+
+SIGMAS = (15, 25, 30, 50)
+QUICK_IMAGES = ("chelsea", "motorcycle_left", "camera")
+VIDEO_PAN_PHOTOS = ("chelsea", "motorcycle_left", "camera")
+GRADIO_VIDEOS = ("a.mp4", "b.mp4", "world.mp4")
+Method = Callable[[np.ndarray, float], np.ndarray]
+
+
+class BenchmarkError(ValueError):
+    """Bad arguments or an unusable model; the message is for the user."""
+
+
+@dataclass
+class Row:
+    """One method at one σ, averaged over the test set."""
+
+    part: str        # "image" or "video"
+    method: str
+    ours: bool
+    sigma: float
+    psnr: float
+    ssim: float
+    cpu_s_per_mp: float | None
+    wall_s_per_mp: float | None
+    items: int
+
+
+@dataclass
+class Settings:
+    quick: bool
+    crop: int            # quick mode: centre crops of this side
+    video_frames: int
+    video_size: tuple[int, int]
+    seed: int
+
+
+# ----------------------------------------------------------------------------- data
+
+def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    top, left = max((image.shape[0] - height) // 2, 0), max((image.shape[1] - width) // 2, 0)
+    return image[top:top + height, left:left + width]
+
+
+def add_noise_uint8(clean: np.ndarray, sigma: float, seed: list[int]) -> np.ndarray:
+    """clean + N(0, σ), rounded and clipped to uint8 (a noisy file as a user has it)."""
+    noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)
+    return np.clip(np.rint(clean.astype(np.float64) + noise), 0, 255).astype(np.uint8)
+
+
+def test_images(names: tuple[str, ...], settings: Settings) -> list[tuple[str, np.ndarray]]:
+    images = [(name, load_rgb(name)) for name in names]
+    if settings.quick:
+        images = [(name, centre_crop(image, settings.crop, settings.crop)) for name, image in images]
+    return images
+
+
+def gradio_video_dir() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gradio")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "media_assets" / "videos"
+    return folder if folder.is_dir() else None
+
+
+def read_clip(path: Path, frames: int, max_width: int = 480) -> np.ndarray:
+    """The first ``frames`` frames, scaled down (INTER_AREA) to at most ``max_width`` wide."""
+    from restore.io.video import read_video
+
+    out = []
+    for decoded in read_video(path):
+        image = decoded.image
+        if image.shape[1] > max_width:
+            height = round(image.shape[0] * max_width / image.shape[1] / 2) * 2
+            image = cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA)
+        out.append(image)
+        if len(out) == frames:
+            break
+    return np.stack(out)
+
+
+def test_clips(settings: Settings, notes: list[str]) -> list[tuple[str, np.ndarray]]:
+    height, width = settings.video_size
+    clips = [(f"pan-{name}", np.stack(pan_zoom_clip(load_rgb(name), settings.video_frames, height, width, seed=i)))
+             for i, name in enumerate(VIDEO_PAN_PHOTOS)]
+    folder = gradio_video_dir()
+    if folder is None:
+        notes.append("gradio's sample mp4 files were not found (gradio not installed): video uses the pans only")
+        return clips
+    for name in GRADIO_VIDEOS:
+        clip = read_clip(folder / name, settings.video_frames)
+        if settings.quick:
+            clip = np.stack([centre_crop(frame, height, width) for frame in clip])
+        clips.append((f"gradio-{name}", clip))
+    return clips
+
+
+# ----------------------------------------------------------------------------- methods
+
+def image_metrics(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
+
+    return (float(calculate_psnr(out, clean, crop_border=0)), float(calculate_ssim(out, clean, crop_border=0)))
+
+
+def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = fn(noisy, sigma)
+    return out, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str]) -> list:
+    """Denoisers for ``--model`` names/paths, or every registered card; [] (with a note) if none."""
+    from restore.api import Denoiser, default_weights_dir
+    from restore.weights_card import WeightsError, list_cards
+
+    folder = weights_dir or default_weights_dir()
+    try:
+        if not specs:
+            specs = [str(card.path) for card in list_cards(folder)]
+        models = [Denoiser.from_pretrained(spec, weights_dir=folder, device="cpu") for spec in specs]
+    except WeightsError as error:
+        raise BenchmarkError(str(error)) from None
+    if not models:
+        notes.append(f"no trained model is registered in {folder}: only the classical methods are compared "
+                     "(publish one with `python -m restore.save_weights ... --register`, or pass --model CARD.json)")
+    for model in models:
+        if model.card.is_gaussian is False:
+            notes.append(f"{model.name} removes real noise, not Gaussian noise: its numbers here are out of scope")
+    return models
+
+
+def model_method(model, per_frames: bool = False) -> Method:
+    """Our Denoiser as a method; Gaussian models get σ, real-noise models none."""
+    def run(noisy: np.ndarray, sigma: float) -> np.ndarray:
+        level = sigma if model.card.is_gaussian else None
+        if model.kind == "video":
+            return model.denoise_video(noisy, sigma=level)
+        if per_frames:
+            return np.stack([model(frame, sigma=level) for frame in noisy])
+        return model(noisy, sigma=level)
+    return run
+
+
+def accepts_sigma(model, sigma: float) -> bool:
+    low_high = model.card.sigma_range
+    return low_high is None or low_high[0] <= sigma <= low_high[1]
+
+
+def image_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
+    methods = [(model.name, True, model_method(model), model) for model in models if model.kind == "image"]
+    for name, fn in IMAGE_METHODS.items():
+        try:
+            check_available(name)
+        except MissingDependency as missing:
+            notes.append(str(missing))
+            continue
+        methods.append((name, False, fn, None))
+    return methods
+
+
+def video_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
+    methods = [(model.name, True, model_method(model), model) for model in models if model.kind == "video"]
+    methods += [(f"{model.name} per frame", True, model_method(model, per_frames=True), model)
+                for model in models if model.kind == "image"]
+    methods.append(("OpenCV NLM multi-frame", False, opencv_nlm_multi, None))
+    try:
+        check_available("CBM3D per frame")
+        methods.append(("CBM3D per frame", False, per_frame(cbm3d), None))
+    except MissingDependency as missing:
+        notes.append(str(missing))
+    return methods
+
+
+# ----------------------------------------------------------------------------- runs
+
+def run_images(images: list[tuple[str, np.ndarray]], sigmas: tuple[float, ...], methods: list, seed: int,
+               example_sigma: float, progress) -> tuple[list[Row], dict[str, np.ndarray]]:
+    """Every method on every (image, σ); returns averaged rows and the first image's outputs at example σ."""
+    rows, example = [], {}
+    for sigma in sigmas:
+        noisy_set = [add_noise_uint8(clean, sigma, [seed, int(sigma * 100), index])
+                     for index, (_, clean) in enumerate(images)]
+        scores = [image_metrics(clean, noisy) for (_, clean), noisy in zip(images, noisy_set)]
+        rows.append(Row("image", "noisy input", False, sigma, *np.mean(scores, axis=0), None, None, len(images)))
+        if sigma == example_sigma:
+            example["clean"], example["noisy input"] = images[0][1], noisy_set[0]
+        for name, ours, fn, model in methods:
+            if model is not None and not accepts_sigma(model, sigma):
+                progress.update(len(images))
+                continue
+            scores, cpu, wall, pixels = [], 0.0, 0.0, 0
+            for (_, clean), noisy in zip(images, noisy_set):
+                out, cpu_s, wall_s = timed(fn, noisy, sigma)
+                scores.append(image_metrics(clean, out))
+                cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + clean.shape[0] * clean.shape[1]
+                if sigma == example_sigma and name not in example:
+                    example[name] = out
+                progress.update(1)
+            psnr, ssim = np.mean(scores, axis=0)
+            rows.append(Row("image", name, ours, sigma, psnr, ssim, cpu / pixels * 1e6, wall / pixels * 1e6,
+                            len(images)))
+    return rows, example
+
+
+def run_videos(clips: list[tuple[str, np.ndarray]], sigma: float, methods: list, seed: int, progress) -> list[Row]:
+    rows = []
+    noisy_set = [add_noise_uint8(clip, sigma, [seed, int(sigma * 100), 1000 + index])
+                 for index, (_, clip) in enumerate(clips)]
+
+    def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.mean([image_metrics(c, o) for c, o in zip(clean, out)], axis=0)  # per frame, then per clip
+
+    scores = [clip_scores(clean, noisy) for (_, clean), noisy in zip(clips, noisy_set)]
+    rows.append(Row("video", "noisy input", False, sigma, *np.mean(scores, axis=0), None, None, len(clips)))
+    for name, ours, fn, model in methods:
+        if model is not None and not accepts_sigma(model, sigma):
+            progress.update(len(clips))
+            continue
+        scores, cpu, wall, pixels = [], 0.0, 0.0, 0
+        for (_, clean), noisy in zip(clips, noisy_set):
+            out, cpu_s, wall_s = timed(fn, noisy, sigma)
+            scores.append(clip_scores(clean, out))
+            cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + clean.shape[0] * clean.shape[1] * clean.shape[2]
+            progress.update(1)
+        rows.append(Row("video", name, ours, sigma, *np.mean(scores, axis=0), cpu / pixels * 1e6,
+                        wall / pixels * 1e6, len(clips)))
+    return rows
+
+
+# ----------------------------------------------------------------------------- reports
+
+def _fmt_time(value: float | None) -> str:
+    return "–" if value is None else (f"{value:.3g}" if value < 100 else f"{value:.0f}")
+
+
+def markdown(rows: list[Row], notes: list[str], header: str) -> str:
+    """One table per part: PSNR / SSIM for each σ side by side, then time per megapixel."""
+    lines = [header, ""]
+    for part in ("image", "video"):
+        part_rows = [row for row in rows if row.part == part]
+        if not part_rows:
+            continue
+        sigmas = sorted({row.sigma for row in part_rows})
+        methods = list(dict.fromkeys(row.method for row in part_rows))
+        lines += [f"**{'Images' if part == 'image' else 'Video'}** ({part_rows[0].items} "
+                  f"{'images' if part == 'image' else 'clips'}; PSNR dB / SSIM)", ""]
+        lines.append("| method | " + " | ".join(f"σ={s:g}" for s in sigmas) + " | CPU s/MP | wall s/MP |")
+        lines.append("|---|" + "---:|" * (len(sigmas) + 2))
+        for method in methods:
+            by_sigma = {row.sigma: row for row in part_rows if row.method == method}
+            cells = [f"{by_sigma[s].psnr:.2f} / {by_sigma[s].ssim:.3f}" if s in by_sigma else "–" for s in sigmas]
+            timed_rows = [row for row in by_sigma.values() if row.cpu_s_per_mp is not None]
+            cpu = np.mean([row.cpu_s_per_mp for row in timed_rows]) if timed_rows else None
+            wall = np.mean([row.wall_s_per_mp for row in timed_rows]) if timed_rows else None
+            name = f"**{method}** (ours)" if by_sigma[next(iter(by_sigma))].ours else method
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt_time(cpu)} | {_fmt_time(wall)} |")
+        lines.append("")
+    if notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    return "\n".join(lines)
+
+
+def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.45,
+          color: tuple[int, int, int] = (30, 30, 30)) -> None:
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+
+
+def plot_psnr_vs_time(rows: list[Row], sigma: float, title: str) -> np.ndarray:
+    """PSNR against CPU s/MP (log scale) for the image part at one σ, drawn with OpenCV (RGB)."""
+    points = [row for row in rows if row.part == "image" and row.sigma == sigma and row.cpu_s_per_mp]
+    width, height, left, right, top, bottom = 820, 520, 70, 200, 50, 60
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    _text(canvas, title, (left, 30), 0.55)
+    if not points:
+        _text(canvas, "no timed method at this sigma", (left, height // 2))
+        return canvas
+    times = np.log10([max(row.cpu_s_per_mp, 1e-4) for row in points])
+    psnrs = np.array([row.psnr for row in points])
+    x_lo, x_hi = np.floor(times.min()), max(np.ceil(times.max()), np.floor(times.min()) + 1)
+    y_lo, y_hi = np.floor(psnrs.min() - 0.5), np.ceil(psnrs.max() + 0.5)
+    to_x = lambda v: int(left + (v - x_lo) / (x_hi - x_lo) * (width - left - right))  # noqa: E731
+    to_y = lambda v: int(height - bottom - (v - y_lo) / (y_hi - y_lo) * (height - top - bottom))  # noqa: E731
+    cv2.rectangle(canvas, (left, top), (width - right, height - bottom), (0, 0, 0), 1)
+    for decade in range(int(x_lo), int(x_hi) + 1):
+        x = to_x(decade)
+        cv2.line(canvas, (x, height - bottom), (x, height - bottom + 5), (0, 0, 0), 1)
+        _text(canvas, f"{10.0 ** decade:g}", (x - 12, height - bottom + 20))
+    for value in np.arange(y_lo, y_hi + 1e-9, max(1.0, np.ceil((y_hi - y_lo) / 8))):
+        y = to_y(value)
+        cv2.line(canvas, (left - 5, y), (left, y), (0, 0, 0), 1)
+        _text(canvas, f"{value:.0f}", (left - 35, y + 5))
+    _text(canvas, "CPU seconds per megapixel (log scale)", (left + 150, height - 15))
+    _text(canvas, "PSNR (dB)", (5, top - 10))
+    for row, t, p in zip(points, times, psnrs):
+        color = (200, 40, 40) if row.ours else (40, 90, 200)
+        centre = (to_x(t), to_y(p))
+        cv2.circle(canvas, centre, 6, color, -1, cv2.LINE_AA)
+        _text(canvas, row.method, (centre[0] + 9, centre[1] + 4), 0.45, color)
+    return canvas
+
+
+def comparison_strip(example: dict[str, np.ndarray], side: int = 96, zoom: int = 2) -> np.ndarray:
+    """Centre crops of the clean image, the noisy input and each method's output, labelled with PSNR."""
+    panels = []
+    clean = example["clean"]
+    for name, image in example.items():
+        crop = centre_crop(image, side, side)
+        crop = cv2.resize(crop, (crop.shape[1] * zoom, crop.shape[0] * zoom), interpolation=cv2.INTER_NEAREST)
+        label = np.full((26, crop.shape[1], 3), 255, np.uint8)
+        title = name if name == "clean" else f"{name} {image_metrics(clean, image)[0]:.2f} dB"
+        _text(label, title[:30], (3, 18), 0.4)
+        panels.append(np.concatenate([label, crop]))
+    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
+
+
+def write_atomic(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp_path)`` then rename over ``path``: readers never see half a file."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    def write(tmp: str) -> None:
+        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {path}")
+    write_atomic(path, write)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for results.md/.json and the PNGs")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="(default) a few images, centre crops, short clips")
+    mode.add_argument("--full", action="store_true", help="every held-out image whole, longer clips")
+    parser.add_argument("--model", action="append", help="a model name, card or weight file (repeatable); "
+                        "default: every model registered in --weights-dir")
+    parser.add_argument("--weights-dir", type=Path, default=None)
+    parser.add_argument("--images", help=f"comma-separated held-out images (default quick: {','.join(QUICK_IMAGES)}; "
+                        f"full: all of {','.join(EVAL_PHOTOS)})")
+    parser.add_argument("--sigmas", default=",".join(map(str, SIGMAS)), help="comma-separated, 0-255 scale")
+    parser.add_argument("--crop", type=int, default=128, help="quick mode: side of the centre crops")
+    parser.add_argument("--plot-sigma", type=float, default=30, help="σ of the plot and the comparison crop")
+    parser.add_argument("--video-sigma", type=float, default=30)
+    parser.add_argument("--video-frames", type=int, default=None, help="frames per clip (quick 7, full 20)")
+    parser.add_argument("--no-video", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: CPU time = wall time)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], tuple[float, ...]]:
+    quick = not args.full
+    names = tuple(args.images.split(",")) if args.images else (QUICK_IMAGES if quick else EVAL_PHOTOS)
+    unknown = [name for name in names if name not in EVAL_PHOTOS]
+    if unknown:
+        used = [name for name in unknown if name in TRAIN_PHOTOS]
+        reason = f"{used} were used in training" if used else f"{unknown} are not held-out images"
+        raise BenchmarkError(f"--images: {reason}; choose from {', '.join(EVAL_PHOTOS)}")
+    try:
+        sigmas = tuple(float(s) for s in args.sigmas.split(","))
+    except ValueError:
+        raise BenchmarkError(f"--sigmas must be numbers separated by commas, got {args.sigmas!r}") from None
+    if any(not 0 < s <= 255 for s in (*sigmas, args.video_sigma)):
+        raise BenchmarkError("every σ must be in (0, 255]")
+    if args.crop < 16 or args.threads < 1 or (args.video_frames is not None and args.video_frames < 1):
+        raise BenchmarkError("--crop must be at least 16, --threads and --video-frames at least 1")
+    frames = args.video_frames or (7 if quick else 20)
+    size = (min(args.crop, 64), min(args.crop, 96)) if quick else (256, 384)
+    return Settings(quick, args.crop, frames, size, args.seed), names, sigmas
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    notes: list[str] = []
+    try:
+        settings, names, sigmas = settings_from(args)
+        import torch
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+        models = load_models(args.model, args.weights_dir, notes)
+        images = test_images(names, settings)
+        methods = image_methods(models, notes)
+        clips = [] if args.no_video else test_clips(settings, notes)
+        vmethods = [] if args.no_video else video_methods(models, notes)
+    except (BenchmarkError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    total = len(images) * len(sigmas) * len(methods) + len(clips) * len(vmethods)
+    with tqdm(total=total, desc="denoising", unit="run") as progress:
+        rows, example = run_images(images, sigmas, methods, settings.seed, args.plot_sigma, progress)
+        rows += run_videos(clips, args.video_sigma, vmethods, settings.seed, progress) if clips else []
+    mode = "quick (centre crops)" if settings.quick else "full"
+    sizes = sorted({f"{image.shape[1]}×{image.shape[0]}" for _, image in images})
+    header = (f"Held-out images: {', '.join(names)} ({mode}; sizes {', '.join(sizes)}); Gaussian σ "
+              f"{', '.join(f'{s:g}' for s in sigmas)}, seed {settings.seed}, noisy inputs quantised to uint8; "
+              f"{args.threads} thread(s); time per megapixel is the mean over σ.")
+    if clips:
+        header += f" Video: {len(clips)} clips of {settings.video_frames} frames, σ {args.video_sigma:g}."
+    report = markdown(rows, notes, header)
+    write_text(args.out / "results.md", report)
+    write_text(args.out / "results.json", json.dumps({"header": header, "notes": notes,
+                                                      "rows": [asdict(row) for row in rows]}, indent=2) + "\n")
+    write_png(args.out / "psnr_vs_time.png",
+              plot_psnr_vs_time(rows, args.plot_sigma, f"Held-out images, sigma {args.plot_sigma:g} ({mode})"))
+    if example:
+        write_png(args.out / "comparison.png", comparison_strip(example, side=min(96, settings.crop)))
+    print(report)
+    print(f"wrote {args.out / 'results.md'}, results.json, psnr_vs_time.png"
+          + (", comparison.png" if example else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

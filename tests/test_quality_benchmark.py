@@ -1,0 +1,120 @@
+"""restore.benchmark_quality in --quick mode on tiny crops: classical methods, a tiny
+published image model and a tiny video model, report files, clear messages."""
+import importlib
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import restore  # noqa: F401
+from basicsr.utils.registry import ARCH_REGISTRY
+
+from restore import benchmark_quality, classical_denoisers
+from restore.save_weights import save_pretrained
+
+TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
+TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,
+              "head_dim": 16, "noise_map": True}
+NO_BM3D = "CBM3D skipped: the optional package 'bm3d' is not installed (pip install -r requirements-benchmark.txt)"
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        image = ARCH_REGISTRY.get("UformerSkipAt")(**TINY_IMAGE)
+        save_pretrained(image, folder, name="tiny_image", arch="UformerSkipAt", config=TINY_IMAGE,
+                        noise={"type": "gaussian", "sigma": [0, 50]})
+        video = ARCH_REGISTRY.get("UniformerVideoSkipAt")(**TINY_VIDEO)
+        save_pretrained(video, folder, name="tiny_video", arch="UniformerVideoSkipAt", config=TINY_VIDEO,
+                        kind="video", noise={"type": "gaussian", "sigma": [0, 50]}, noise_map_input=True)
+    finally:
+        torch.set_num_threads(threads)
+    return folder
+
+
+@pytest.fixture
+def without_bm3d(monkeypatch):
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "bm3d":
+            raise ImportError("No module named 'bm3d'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(classical_denoisers.importlib, "import_module", fake)
+
+
+def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, capsys, without_bm3d):
+    out = tmp_path / "quality"
+    code = benchmark_quality.main(["--out", str(out), "--weights-dir", str(weights_dir), "--images", "chelsea,camera",
+                                   "--sigmas", "15,30", "--crop", "32", "--video-frames", "3"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert NO_BM3D in err
+    report = (out / "results.md").read_text()
+    assert NO_BM3D in report and "| CBM3D" not in report
+    for method in ("**tiny_image** (ours)", "OpenCV NLM", "skimage NLM", "**tiny_video** (ours)",
+                   "**tiny_image per frame** (ours)", "OpenCV NLM multi-frame", "noisy input"):
+        assert f"| {method} |" in report, method
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert {(r["part"], r["sigma"]) for r in rows} == {("image", 15.0), ("image", 30.0), ("video", 30.0)}
+    by = {(r["part"], r["method"], r["sigma"]): r for r in rows}
+    noisy, nlm = by[("image", "noisy input", 30.0)], by[("image", "skimage NLM", 30.0)]
+    assert 15 < noisy["psnr"] < 25 and nlm["psnr"] > noisy["psnr"] + 2  # real denoising on real photos
+    assert by[("video", "tiny_video", 30.0)]["items"] == 6  # 3 pans + a.mp4, b.mp4, world.mp4
+    assert all(r["cpu_s_per_mp"] > 0 for r in rows if r["method"] != "noisy input")
+    plot = cv2.imread(str(out / "psnr_vs_time.png"))
+    strip = cv2.imread(str(out / "comparison.png"))
+    assert plot.shape == (520, 820, 3) and plot.std() > 5
+    assert strip.shape[0] == 26 + 64 and strip.shape[1] > 5 * 64  # clean, noisy, 3 methods, 2x zoom
+
+
+def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, capsys, without_bm3d):
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    out = tmp_path / "quality"
+    code = benchmark_quality.main(["--out", str(out), "--weights-dir", str(empty), "--images", "coins",
+                                   "--sigmas", "25", "--crop", "32", "--no-video", "--plot-sigma", "25"])
+    assert code == 0
+    assert f"no trained model is registered in {empty}" in capsys.readouterr().err
+    report = (out / "results.md").read_text()
+    assert "| OpenCV NLM |" in report and "(ours)" not in report and "Video" not in report
+    assert (out / "psnr_vs_time.png").is_file() and (out / "comparison.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "astronaut"], "were used in training"),
+    (["--images", "nope"], "are not held-out images"),
+    (["--sigmas", "30,x"], "--sigmas must be numbers"),
+    (["--sigmas", "0"], "every σ must be in (0, 255]"),
+    (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "quality"
+    assert benchmark_quality.main(["--out", str(out), "--weights-dir", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_noise_is_seeded_and_quantised():
+    clean = np.full((8, 8, 3), 128, np.uint8)
+    first = benchmark_quality.add_noise_uint8(clean, 30, [0, 3000, 1])
+    assert first.dtype == np.uint8 and np.array_equal(first, benchmark_quality.add_noise_uint8(clean, 30, [0, 3000, 1]))
+    assert not np.array_equal(first, benchmark_quality.add_noise_uint8(clean, 30, [0, 3000, 2]))
+    assert 20 < first.astype(float).std() < 40
+
+
+def test_cbm3d_when_installed():
+    pytest.importorskip("bm3d")
+    clean = cv2.resize(np.asarray(__import__("skimage.data", fromlist=["chelsea"]).chelsea()), (48, 32))
+    noisy = benchmark_quality.add_noise_uint8(clean, 30, [0])
+    out = classical_denoisers.cbm3d(noisy, 30)
+    psnr = benchmark_quality.image_metrics
+    assert out.dtype == np.uint8 and psnr(clean, out)[0] > psnr(clean, noisy)[0] + 3
