@@ -113,7 +113,8 @@ def test_noise_is_seeded_and_quantised():
 
 def test_cbm3d_when_installed():
     pytest.importorskip("bm3d")
-    clean = cv2.resize(np.asarray(__import__("skimage.data", fromlist=["chelsea"]).chelsea()), (48, 32))
+    from skimage import data
+    clean = cv2.resize(data.chelsea(), (48, 32), interpolation=cv2.INTER_AREA)
     noisy = benchmark_quality.add_noise_uint8(clean, 30, [0])
     out = classical_denoisers.cbm3d(noisy, 30)
     psnr = benchmark_quality.image_metrics
