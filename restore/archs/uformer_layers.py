@@ -135,7 +135,7 @@ class WindowAttention(nn.Module):
                 attn = attn.unflatten(0, (images, -1))
                 n_border = border_mask.shape[0]
                 attn = torch.cat([attn[:, :-n_border],
-                                  attn[:, -n_border:] + border_mask.unsqueeze(1)], 1)
+                                  attn[:, -n_border:] + border_mask.to(attn.dtype).unsqueeze(1)], 1)
                 attn = attn.flatten(0, 1)
             out = self.attn_drop(attn.softmax(dim=-1)) @ v
         elif border_mask is None:
