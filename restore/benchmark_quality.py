@@ -9,7 +9,9 @@ in training). Noise is Gaussian with σ ∈ {15, 25, 30, 50} on the 0–255 scal
 seeded per (seed, σ, image), added to the clean uint8 image and quantised back
 to uint8, as a user's noisy file would be. Outputs are uint8 too. PSNR and SSIM
 are BasicSR's (RGB, no border crop); time is CPU seconds (process time, all
-threads) and wall seconds per megapixel of input, with ``--threads`` threads.
+threads) and wall seconds per megapixel of input, with ``--threads`` threads for
+torch and OpenCV (the compiled ``bm3d`` library picks its own thread count, so
+CBM3D's CPU seconds exceed its wall seconds on a multi-core machine).
 
 Video: pans over held-out photos and the small mp4 files that gradio ships
 (a.mp4 scaled to 480×270; muted_b.mp4 is b.mp4 without sound and is skipped),
@@ -409,7 +411,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--video-sigma", type=float, default=30)
     parser.add_argument("--video-frames", type=int, default=None, help="frames per clip (quick 7, full 20)")
     parser.add_argument("--no-video", action="store_true")
-    parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: CPU time = wall time)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (bm3d uses its own)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
