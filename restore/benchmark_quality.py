@@ -228,6 +228,23 @@ def video_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Metho
 
 # ----------------------------------------------------------------------------- runs
 
+def evaluate_method(fn, cleans: list[np.ndarray], noisy_set: list[np.ndarray], sigma: float,
+                    score, progress) -> tuple[float, float, float, float, np.ndarray]:
+    """Mean PSNR, mean SSIM, CPU and wall seconds per megapixel of one method, and its first output.
+
+    Images are (H, W, 3) and clips (T, H, W, 3): the pixels counted are all but the channel axis.
+    """
+    scores, cpu, wall, pixels, first = [], 0.0, 0.0, 0, None
+    for clean, noisy in zip(cleans, noisy_set):
+        out, cpu_s, wall_s = timed(fn, noisy, sigma)
+        scores.append(score(clean, out))
+        cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + int(np.prod(clean.shape[:-1]))
+        first = out if first is None else first
+        progress.update(1)
+    psnr, ssim = np.mean(scores, axis=0)
+    return psnr, ssim, cpu / pixels * 1e6, wall / pixels * 1e6, first
+
+
 def run_images(images: list[tuple[str, np.ndarray]], sigmas: tuple[float, ...], methods: list, seed: int,
                example_sigma: float, progress) -> tuple[list[Row], dict[str, np.ndarray]]:
     """Every method on every (image, σ); returns averaged rows and the first image's outputs at example σ."""
@@ -243,17 +260,11 @@ def run_images(images: list[tuple[str, np.ndarray]], sigmas: tuple[float, ...], 
             if model is not None and not accepts_sigma(model, sigma):
                 progress.update(len(images))
                 continue
-            scores, cpu, wall, pixels = [], 0.0, 0.0, 0
-            for (_, clean), noisy in zip(images, noisy_set):
-                out, cpu_s, wall_s = timed(fn, noisy, sigma)
-                scores.append(image_metrics(clean, out))
-                cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + clean.shape[0] * clean.shape[1]
-                if sigma == example_sigma and name not in example:
-                    example[name] = out
-                progress.update(1)
-            psnr, ssim = np.mean(scores, axis=0)
-            rows.append(Row("image", name, ours, sigma, psnr, ssim, cpu / pixels * 1e6, wall / pixels * 1e6,
-                            len(images)))
+            *measured, first_out = evaluate_method(fn, [c for _, c in images], noisy_set, sigma,
+                                                   image_metrics, progress)
+            if sigma == example_sigma and name not in example:
+                example[name] = first_out
+            rows.append(Row("image", name, ours, sigma, *measured, len(images)))
     return rows, example
 
 
@@ -271,14 +282,8 @@ def run_videos(clips: list[tuple[str, np.ndarray]], sigma: float, methods: list,
         if model is not None and not accepts_sigma(model, sigma):
             progress.update(len(clips))
             continue
-        scores, cpu, wall, pixels = [], 0.0, 0.0, 0
-        for (_, clean), noisy in zip(clips, noisy_set):
-            out, cpu_s, wall_s = timed(fn, noisy, sigma)
-            scores.append(clip_scores(clean, out))
-            cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + clean.shape[0] * clean.shape[1] * clean.shape[2]
-            progress.update(1)
-        rows.append(Row("video", name, ours, sigma, *np.mean(scores, axis=0), cpu / pixels * 1e6,
-                        wall / pixels * 1e6, len(clips)))
+        *measured, _ = evaluate_method(fn, [c for _, c in clips], noisy_set, sigma, clip_scores, progress)
+        rows.append(Row("video", name, ours, sigma, *measured, len(clips)))
     return rows
 
 
