@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder with registry.json and weight cards (default: $RESTORE_WEIGHTS_DIR or weights/)")
     parser.add_argument("--work-dir", type=Path, default=None, help="uploads and results (default: a new temp folder)")
-    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--tile-overlap", type=int, default=32)
     parser.add_argument("--video-tile", type=int, default=128, help="spatial size of 7-frame video patches")
     parser.add_argument("--video-tile-overlap", type=int, default=10)

@@ -26,6 +26,7 @@ from torch import nn
 
 import restore  # noqa: F401  (registers archs; must precede basicsr)
 from restore.pixels import merge_image, split_image
+from restore.tile_defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP
 from restore.weights_card import (
     CARD_FORMAT,
     WEIGHT_SUFFIXES,
@@ -138,7 +139,7 @@ class Denoiser:
     """A loaded denoising network plus everything needed to run it on user data."""
 
     def __init__(self, net: nn.Module, card: WeightsCard, device: str | torch.device = "auto",
-                 half: bool = False, tile: int | None = 256, tile_overlap: int = 32) -> None:
+                 half: bool = False, tile: int | None = DEFAULT_TILE, tile_overlap: int = DEFAULT_TILE_OVERLAP) -> None:
         self.device = resolve_device(device)
         if half and self.device.type != "cuda":
             warnings.warn("half precision is only used on CUDA; running in float32", stacklevel=2)
@@ -158,7 +159,7 @@ class Denoiser:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, weights_dir: str | os.PathLike | None = None,
-                        device: str = "auto", half: bool = False, tile: int | None = 256, tile_overlap: int = 32,
+                        device: str = "auto", half: bool = False, tile: int | None = DEFAULT_TILE, tile_overlap: int = DEFAULT_TILE_OVERLAP,
                         arch: str | None = None, config: dict[str, Any] | None = None,
                         noise: dict[str, Any] | None = None) -> "Denoiser":
         """Load by registry name or by path (.json card, .safetensors or .pth), checking the sha256.
@@ -248,7 +249,7 @@ class Denoiser:
         return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
 
     def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | None = None, *,
-                      tile: int = 128, tile_overlap: int = 10, clip_len: int = 7,
+                      tile: int = DEFAULT_VIDEO_TILE, tile_overlap: int = DEFAULT_VIDEO_TILE_OVERLAP, clip_len: int = 7,
                       clip_overlap: int = 2) -> Iterator[np.ndarray] | np.ndarray:
         """Denoise (H, W, 3) uint8 RGB frames with a video model, streaming with bounded memory.
 

@@ -1,7 +1,7 @@
 """Denoise one image or a folder of images from the shell.
 
     python restore/denoise_image.py --input noisy.png [--output clean.png] [--model NAME_OR_PATH]
-        [--sigma 25] [--tile 256 --tile-overlap 32] [--device auto|cpu|cuda] [--half] [--gt clean_ref.png]
+        [--sigma 25] [--tile 512 --tile-overlap 32] [--device auto|cpu|cuda] [--half] [--gt clean_ref.png]
 
 Exit codes: 0 every image was written; 2 bad arguments or at least one input
 could not be read (the others are still processed); 1 an unexpected failure.
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                         "(default: the first registered image model)")
     parser.add_argument("--weights-dir", type=Path, help="weights folder with registry.json (default: weights/)")
     parser.add_argument("--sigma", type=float, help="Gaussian noise level on the 0-255 scale (Gaussian models)")
-    parser.add_argument("--tile", type=int, default=256, help="tile size in pixels; 0 = whole image at once")
+    parser.add_argument("--tile", type=int, default=512, help="tile size in pixels; 0 = whole image at once")
     parser.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--half", action="store_true", help="float16 on CUDA (ignored on CPU)")

@@ -7,7 +7,14 @@ CLI (turn a BasicSR training checkpoint into a published model)::
 
     python -m restore.save_weights --checkpoint experiments/x/models/net_g_latest.pth \
         --name uformer_t_skipat_gauss --arch UformerSkipAt --config '{"preset": "T"}' \
-        --noise gaussian:0,50 --training-data "DIV2K+Flickr2K" [--weights-dir weights] [--register]
+        --noise gaussian:0,50 --manifest datasets/sample_corpus/manifest.json \
+        --recipe options/weights_uformer_t_skipat_gauss.yml [--half] [--weights-dir weights] [--register]
+
+``--manifest`` copies the exact training and held-out image lists of
+``restore.scripts.make_sample_corpus`` into the card. ``--half`` stores float16
+(half the size) after measuring how far the outputs move on a real photo; the
+measurement goes into the card's notes, and an output change above
+``--half-tolerance`` 8-bit levels is refused.
 """
 from __future__ import annotations
 
@@ -44,19 +51,73 @@ def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.P
                     config: dict[str, Any], kind: str = "image", noise: dict[str, Any],
                     noise_map_input: bool = False, training_data: str | None = None,
                     psnr: dict[str, Any] | None = None, baseline: str | None = None,
-                    notes: str | None = None, register_model: bool = True) -> WeightsCard:
-    """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card."""
+                    notes: str | None = None, register_model: bool = True,
+                    training_images: list[str] | None = None, held_out_images: list[str] | None = None,
+                    recipe: str | None = None, dtype: str = "float32") -> WeightsCard:
+    """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card.
+    ``dtype`` float16/bfloat16 casts floating tensors before writing."""
     folder = Path(folder)
     state = net.state_dict() if isinstance(net, nn.Module) else net
+    state = cast_floating(state, getattr(torch, dtype))
     weights = folder / f"{name}.safetensors"
     save_state_atomic(state, weights)
     card = WeightsCard(name=name, arch=arch, config=config, kind=kind, noise=noise,
                        noise_map_input=noise_map_input, weights=weights.name, sha256=sha256_of_file(weights),
-                       training_data=training_data, psnr=psnr, baseline=baseline, notes=notes)
+                       training_data=training_data, psnr=psnr, baseline=baseline, notes=notes,
+                       training_images=training_images, held_out_images=held_out_images, recipe=recipe,
+                       dtype=dtype)
     write_card(card, folder)
     if register_model:
         register(card, folder)
     return card
+
+
+def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
+
+
+def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
+    """(training images, held-out images, a training_data sentence) from a corpus manifest."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        train = [entry["name"] for entry in manifest["train"]]
+        held_out = [entry["name"] for entry in manifest["eval"]]
+        source = manifest["source"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise WeightsError(f"{path} is not a sample-corpus manifest: {error}") from None
+    if kind == "video":
+        clips = manifest.get("clips") or {}
+        text = (f"{source}: {clips.get('frames')}-frame {clips.get('height')}x{clips.get('width')} pans and zooms "
+                f"({clips.get('motion')}) over the training photos, synthetic Gaussian noise")
+    else:
+        text = f"{source}: random crops of the training photos, synthetic Gaussian noise"
+    return train, held_out, text
+
+
+def half_precision_check(net: nn.Module, state: dict[str, torch.Tensor], kind: str,
+                         noise_map_input: bool) -> tuple[float, float]:
+    """(largest change in 8-bit levels, share of 8-bit values that change) when the weights
+    are stored as float16, on a noisy crop of a real photo (σ = 30)."""
+    import numpy as np
+    from skimage import data
+
+    photo = torch.from_numpy(data.chelsea()[:128, :128].astype(np.float32) / 255.0).permute(2, 0, 1)
+    generator = torch.Generator().manual_seed(0)
+    if kind == "video":
+        clean = torch.stack([torch.roll(photo, shifts=2 * t, dims=2) for t in range(7)])[None]
+    else:
+        clean = photo[None]
+    noisy = clean + torch.randn(clean.shape, generator=generator) * (30 / 255)
+    if noise_map_input:
+        noisy = torch.cat([noisy, torch.full_like(noisy[..., :1, :, :], 30 / 255)], dim=-3)
+    outputs = []
+    for weights in (state, cast_floating(state, torch.float16)):
+        net.load_state_dict(cast_floating(weights, torch.float32), strict=True)
+        net.eval()
+        with torch.no_grad():
+            outputs.append(torch.round(net(noisy).clamp(0, 1) * 255))
+    change = (outputs[0] - outputs[1]).abs()
+    return float(change.max()), float((change > 0).float().mean())
 
 
 def parse_noise(text: str) -> dict[str, Any]:
@@ -82,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=("image", "video"), default="image")
     parser.add_argument("--noise", type=parse_noise, required=True, help="gaussian:LOW,HIGH or real:DATASET")
     parser.add_argument("--noise-map-input", action="store_true")
-    parser.add_argument("--training-data")
+    parser.add_argument("--training-data", help="free text; --manifest writes it when not given")
+    parser.add_argument("--manifest", type=Path, help="make_sample_corpus manifest: the exact image lists")
+    parser.add_argument("--recipe", help="the option file that trained it, e.g. options/x.yml")
+    parser.add_argument("--notes")
+    parser.add_argument("--half", action="store_true", help="store float16 after measuring the output change")
+    parser.add_argument("--half-tolerance", type=float, default=1.0,
+                        help="largest output change, in 8-bit levels, that --half accepts (default 1)")
     parser.add_argument("--baseline", help="name of the baseline (non-SkipAt) model to compare with")
     parser.add_argument("--weights-dir", type=Path, default=None)
     parser.add_argument("--register", action="store_true", help="add the model to the folder's registry.json")
@@ -98,11 +165,28 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.weights_dir or default_weights_dir()
         probe = WeightsCard(name=args.name, arch=args.arch, config=config, kind=args.kind, noise=args.noise,
                             noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64)
-        load_state(build_network(probe), state, args.name)  # refuse a checkpoint that does not fit
+        net = build_network(probe)
+        load_state(net, state, args.name)  # refuse a checkpoint that does not fit
+        training_images = held_out = None
+        training_data, notes = args.training_data, args.notes
+        if args.manifest:
+            training_images, held_out, text = manifest_lists(args.manifest, args.kind)
+            training_data = training_data or text
+        dtype = "float32"
+        if args.half:
+            largest, share = half_precision_check(net, state, args.kind, args.noise_map_input)
+            measured = (f"stored as float16: on a noisy (σ=30) crop of skimage's chelsea, outputs change by at most "
+                        f"{largest:g} 8-bit level(s), {100 * share:.3f}% of values")
+            if largest > args.half_tolerance:
+                raise WeightsError(f"{measured}, more than --half-tolerance {args.half_tolerance:g}; keep float32")
+            print(measured)
+            notes = f"{notes} {measured}." if notes else f"{measured[0].upper()}{measured[1:]}."
+            dtype = "float16"
         card = save_pretrained(state, folder, name=args.name, arch=args.arch, config=config, kind=args.kind,
                                noise=args.noise, noise_map_input=args.noise_map_input,
-                               training_data=args.training_data, baseline=args.baseline,
-                               register_model=args.register)
+                               training_data=training_data, baseline=args.baseline, notes=notes,
+                               register_model=args.register, training_images=training_images,
+                               held_out_images=held_out, recipe=args.recipe, dtype=dtype)
     except (WeightsError, json.JSONDecodeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

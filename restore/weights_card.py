@@ -20,7 +20,11 @@ Card layout (``<name>.json`` next to ``<name>.safetensors``)::
       "psnr": null,                       # or {"dataset": "CBSD68", "sigma": 25, "value": 31.2}
       "weights": "uformer_t_skipat_gauss.safetensors",
       "sha256": "…64 hex digits…",
-      "baseline": "uformer_t_gauss"       # optional: the non-SkipAt model to compare with
+      "baseline": "uformer_t_gauss",      # optional: the non-SkipAt model to compare with
+      "training_images": ["astronaut", …], # optional: the exact images trained on
+      "held_out_images": ["chelsea", …],   # optional: images kept out of training for evaluation
+      "recipe": "options/….yml",          # optional: the option file that trained it
+      "dtype": "float16"                  # how the file stores the weights (loaded as float32)
     }
 """
 from __future__ import annotations
@@ -38,6 +42,7 @@ REGISTRY_FILE = "registry.json"
 KINDS = ("image", "video")
 NOISE_TYPES = ("gaussian", "real")
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+STORED_DTYPES = ("float32", "float16", "bfloat16")
 
 
 class WeightsError(ValueError):
@@ -68,6 +73,10 @@ class WeightsCard:
     psnr: dict[str, Any] | None = None
     baseline: str | None = None
     notes: str | None = None
+    training_images: list[str] | None = None
+    held_out_images: list[str] | None = None
+    recipe: str | None = None
+    dtype: str = "float32"
     format: str = CARD_FORMAT
     path: Path | None = field(default=None, compare=False, repr=False)
 
@@ -89,6 +98,12 @@ class WeightsCard:
             raise WeightsError(f"{where}: config must be a mapping of constructor arguments")
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise WeightsError(f"{where}: sha256 must be 64 lower-case hex digits")
+        for field_name in ("training_images", "held_out_images"):
+            names = getattr(self, field_name)
+            if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+                raise WeightsError(f"{where}: {field_name} must be a list of image names")
+        if self.dtype not in STORED_DTYPES:
+            raise WeightsError(f"{where}: dtype must be one of {STORED_DTYPES}, got {self.dtype!r}")
         if Path(self.weights).name != self.weights or not self.weights.endswith(WEIGHT_SUFFIXES):
             raise WeightsError(f"{where}: weights must be a bare file name ending in one of {WEIGHT_SUFFIXES}")
 

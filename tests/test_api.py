@@ -163,3 +163,35 @@ def test_save_weights_cli_publishes_a_training_checkpoint(tmp_path, weights_dir)
     assert save_weights(["--checkpoint", str(checkpoint), "--name", "x", "--arch", den.card.arch,
                          "--config", json.dumps({**den.card.config, "num_feat": 16}), "--noise", "gaussian:0,50",
                          "--weights-dir", str(out)]) == 2  # does not fit the network: refused
+
+
+def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, weights_dir):
+    from restore.save_weights import main as save_weights
+
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    checkpoint = tmp_path / "net_g_latest.pth"
+    torch.save({"params": den.net.state_dict()}, checkpoint)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"source": "skimage.data (test)", "train": [{"name": "astronaut"}, {"name": "coffee"}],
+                                    "eval": [{"name": "camera"}]}))
+    out = tmp_path / "published"
+    common = ["--checkpoint", str(checkpoint), "--arch", den.card.arch, "--config", json.dumps(den.card.config),
+              "--noise", "gaussian:0,50", "--manifest", str(manifest), "--recipe", "options/x.yml",
+              "--weights-dir", str(out)]
+    assert save_weights([*common, "--name", "half", "--half", "--register"]) == 0
+    card = json.loads((out / "half.json").read_text())
+    assert card["training_images"] == ["astronaut", "coffee"] and card["held_out_images"] == ["camera"]
+    assert card["recipe"] == "options/x.yml" and card["dtype"] == "float16"
+    assert "Stored as float16" in card["notes"] and card["training_data"].startswith("skimage.data (test)")
+    from safetensors.torch import load_file
+
+    assert all(v.dtype == torch.float16 for v in load_file(str(out / "half.safetensors")).values())
+    half = Denoiser.from_pretrained("half", weights_dir=out, device="cpu")
+    assert all(p.dtype == torch.float32 for p in half.net.parameters())  # computed in float32
+    image = data.camera()[:40, :40]
+    assert np.abs(half(image, sigma=25).astype(int) - den(image, sigma=25).astype(int)).max() <= 1
+    # a tolerance below the measured change refuses float16 and writes nothing
+    assert save_weights([*common, "--name", "strict", "--half", "--half-tolerance", "-1"]) == 2
+    assert not (out / "strict.json").exists() and not (out / "strict.safetensors").exists()
+    manifest.write_text("{}")
+    assert save_weights([*common, "--name", "bad_manifest"]) == 2

@@ -53,3 +53,17 @@ def test_folder_errors_name_the_path(tmp_path, clean_folder):
         _dataset(clean_folder, gt_size=512)
     with pytest.raises(ValueError, match="sigma range"):
         _dataset(clean_folder, sigma=[30, 10])
+
+
+def test_gray_crops_and_in_memory_images(clean_folder):
+    gray = GaussianNoiseDataset({"name": "g", "phase": "train", "dataroot_gt": str(clean_folder), "sigma": 0,
+                                 "gt_size": 64, "gray_prob": 1.0, "in_memory": True})
+    gt = gray[0]["gt"].numpy()
+    assert np.array_equal(gt[0], gt[1]) and np.array_equal(gt[1], gt[2]) and gt.std() > 0.01
+    colour = GaussianNoiseDataset({"name": "g", "phase": "train", "dataroot_gt": str(clean_folder), "sigma": 0,
+                                   "gt_size": 64})
+    assert not np.array_equal(colour[0]["gt"].numpy()[0], colour[0]["gt"].numpy()[1])
+    from_disk, cached = _dataset(clean_folder), _dataset(clean_folder, in_memory=True)
+    assert np.array_equal(from_disk[1]["lq"].numpy(), cached[1]["lq"].numpy())
+    with pytest.raises(DatasetError, match="gray_prob"):
+        _dataset(clean_folder, gray_prob=1.5)

@@ -149,3 +149,19 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, weights, args, message)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "img_denoised.png").exists() and not (tmp_path / "out.txt").exists()
+
+
+def test_cli_and_app_tile_defaults_match_the_api():
+    import app
+    from restore.denoise_image import parse_args
+    from restore.tile_defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP
+
+    for defaults in (parse_args(["--input", "x.png"]), app.parse_args([])):
+        assert (defaults.tile, defaults.tile_overlap) == (DEFAULT_TILE, DEFAULT_TILE_OVERLAP)
+    from restore.denoise_video import parse_args as video_args
+    from restore.tile_defaults import DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP
+
+    video = video_args(["--input", "x.mp4"])
+    app_defaults = app.parse_args([])
+    for tile, overlap in ((video.tile, video.tile_overlap), (app_defaults.video_tile, app_defaults.video_tile_overlap)):
+        assert (tile, overlap) == (DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP)

@@ -84,3 +84,17 @@ def test_dataroots_are_checked_after_force_yml_overrides(tmp_path):
     overrides = [f"datasets:{phase}:{key}={tmp_path}" for phase in ("train", "val")
                  for key in ("dataroot_gt", "dataroot_lq")]
     check_dataroots(with_forced_dataroots(opt, overrides + ["train:total_iter=4"]))
+
+
+def test_training_autocast_modes():
+    import torch
+
+    from restore.models.denoise_model import training_autocast
+
+    with training_autocast("bf16", torch.device("cpu")):
+        out = torch.nn.Linear(4, 4)(torch.ones(2, 4))
+    assert out.dtype == torch.bfloat16
+    with training_autocast(None, torch.device("cpu")):
+        assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
+    with pytest.raises(ValueError, match="autocast"):
+        training_autocast("fp8", torch.device("cpu"))

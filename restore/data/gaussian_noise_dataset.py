@@ -32,12 +32,21 @@ def skimage_images(names: list[str]) -> list[np.ndarray]:
     return images
 
 
+def to_gray_rgb(image: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma in 3 equal channels: gray photos are common inputs (scans, the
+    held-out set), and the colour-only training photos would never show one."""
+    luma = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(luma[..., None], 3, axis=2).astype(np.float32)
+
+
 @DATASET_REGISTRY.register()
 class GaussianNoiseDataset(data.Dataset):
     """Options: dataroot_gt (folder, searched recursively) or skimage_names (list of
     ``skimage.data`` photos); sigma (number or [low, high], 0-255 scale); clip (default
     false); gt_size (crop; train random, val centre; ~ for whole images); augment;
-    noise_seed (validation, default 0)."""
+    gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
+    default 0); in_memory (decode the dataroot_gt files once, not per sample; default
+    false); noise_seed (validation, default 0)."""
 
     def __init__(self, opt: dict):
         super().__init__()
@@ -48,6 +57,9 @@ class GaussianNoiseDataset(data.Dataset):
         self.sigma = opt["sigma"]
         draw_sigma(self.sigma, np.random.default_rng(0))  # validates the range now, not in a worker
         self.clip = bool(opt.get("clip", False))
+        self.gray_prob = float(opt.get("gray_prob", 0.0))
+        if not 0.0 <= self.gray_prob <= 1.0:
+            raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
         if opt.get("skimage_names"):
             self.images = skimage_images(list(opt["skimage_names"]))
@@ -60,6 +72,8 @@ class GaussianNoiseDataset(data.Dataset):
             for file in files:
                 require_min_size(file, image_size(file), self.gt_size or 0)
             self.paths = [str(f) for f in files]
+            if opt.get("in_memory", False):
+                self.images = [read_rgb_float(path) for path in self.paths]
         else:
             raise DatasetError(f"dataset {opt.get('name')!r}: set dataroot_gt or skimage_names")
 
@@ -75,6 +89,8 @@ class GaussianNoiseDataset(data.Dataset):
                 clean = crop(clean, top, left, self.gt_size)
             if self.augment:
                 clean = dihedral(clean, random.randrange(8))
+            if self.gray_prob and random.random() < self.gray_prob:
+                clean = to_gray_rgb(clean)
         else:
             rng = np.random.default_rng([self.seed, index])
             if self.gt_size is not None:

@@ -9,6 +9,7 @@ network, so rank 0 can validate alone under DDP without a collective.
 Subclasses (the video model) override ``net_forward``, ``metric_images`` and
 ``_save_outputs`` for other tensor layouts such as (B, T, C, H, W).
 """
+import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -36,10 +37,22 @@ def metric_image(tensor: torch.Tensor, quantize: bool) -> np.ndarray:
     return np.ascontiguousarray(image[..., ::-1], dtype=np.float64) * 255.0
 
 
+def training_autocast(mode: str | None, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the training forward pass: ~1.5x faster on CPUs with AVX512-BF16
+    (measured for Uformer-T, 4 x 128^2), and the usual mixed precision on GPUs."""
+    if mode in (None, False, "none", "fp32"):
+        return contextlib.nullcontext()
+    if mode != "bf16":
+        raise ValueError(f"train.autocast must be bf16 or none, got {mode!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 @MODEL_REGISTRY.register()
 class DenoiseModel(SRModel):
-    """Options beyond SRModel's: train.grad_clip_norm; val.quantize (default true),
-    val.best_metric (default psnr), val.best_dataset (default: the first validated)."""
+    """Options beyond SRModel's: train.grad_clip_norm; train.autocast (``bf16``: the
+    forward pass under bfloat16 autocast, loss and optimiser in float32); val.quantize
+    (default true), val.best_metric (default psnr), val.best_dataset (default: the first
+    validated)."""
 
     # ----- hooks for subclasses -------------------------------------------------
     def net_forward(self, net: torch.nn.Module, lq: torch.Tensor) -> torch.Tensor:
@@ -55,7 +68,9 @@ class DenoiseModel(SRModel):
     # ----- training --------------------------------------------------------------
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad()
-        self.output = self.net_forward(self.net_g, self.lq)
+        with training_autocast(self.opt["train"].get("autocast"), self.lq.device):
+            self.output = self.net_forward(self.net_g, self.lq)
+        self.output = self.output.float()
         loss_dict = OrderedDict()
         total = 0
         if self.cri_pix:
