@@ -24,7 +24,7 @@ from _denoiser_fixtures import publish_local, publish_uformer_pair, publish_vide
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 MAX_IMAGE_MP, MAX_VIDEO_SECONDS = 0.1, 2.0
-EXAMPLE = REPO / "assets" / "examples" / "coffee_sigma25.png"
+EXAMPLE = REPO / "assets" / "examples" / "motorcycle_sigma25.png"
 
 
 def free_port() -> int:
@@ -107,7 +107,7 @@ def test_image_endpoint_runs_skipat_and_the_baseline(client):
     assert not np.array_equal(read_image(before).pixels, read_image(after).pixels)
     assert "tiny_uformer_skipat_gauss" in stats and "GMACs" in stats and "(baseline)" in stats
     assert "fewer MACs" in stats and "Speed-up over the baseline" in stats
-    assert Path(download).name == "coffee_sigma25_tiny_uformer_skipat_gauss.png"
+    assert Path(download).name == "motorcycle_sigma25_tiny_uformer_skipat_gauss.png"
     assert read_image(download).pixels.shape == (256, 256, 3)
     assert baseline["visible"] is True
 

@@ -2,9 +2,10 @@
 
     python -m restore.scripts.make_examples [--out assets/examples]
 
-The images are real (astronaut, coffee, chelsea the cat, the cameraman) and
-cropped to 256×256 so the files stay small; noise is seeded so reruns give
-the same bytes. File names say the σ on the 0-255 scale.
+The images are real photos that the published weights never saw in training (the
+held-out split of ``restore.scripts.make_sample_corpus``: the motorcycle, chelsea the
+cat, the cameraman, coins), cropped to 256×256 so the files stay small; noise is
+seeded so reruns give the same bytes. File names say the σ on the 0-255 scale.
 """
 from __future__ import annotations
 
@@ -17,20 +18,20 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "assets" / "examples"
 
-# (skimage.data loader, crop top, crop left, σ, output name)
+# (held-out photo, crop top, crop left, σ, output name)
 EXAMPLES = [
-    ("astronaut", 30, 120, 15, "astronaut_sigma15.png"),
-    ("coffee", 60, 170, 25, "coffee_sigma25.png"),
+    ("motorcycle_left", 120, 240, 25, "motorcycle_sigma25.png"),
+    ("coins", 20, 60, 15, "coins_gray_sigma15.png"),
     ("chelsea", 20, 70, 35, "chelsea_sigma35.png"),
     ("camera", 40, 140, 25, "camera_gray_sigma25.png"),
 ]
 SIZE = 256
 
 
-def noisy_crop(loader: str, top: int, left: int, sigma: float, seed: int) -> np.ndarray:
-    from skimage import data
+def noisy_crop(photo: str, top: int, left: int, sigma: float, seed: int) -> np.ndarray:
+    from restore.scripts.make_sample_corpus import load_photo
 
-    clean = getattr(data, loader)()[top:top + SIZE, left:left + SIZE]
+    clean = load_photo(photo)[top:top + SIZE, left:left + SIZE]
     noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)
     return np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
 
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from restore.io.image import write_image
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for seed, (loader, top, left, sigma, name) in enumerate(EXAMPLES):
-        path = write_image(args.out / name, noisy_crop(loader, top, left, sigma, seed))
+    for seed, (photo, top, left, sigma, name) in enumerate(EXAMPLES):
+        path = write_image(args.out / name, noisy_crop(photo, top, left, sigma, seed))
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 

@@ -1,6 +1,6 @@
 """Measure peak memory and time of restore/denoise_image.py on a large image.
 
-    python -m restore.scripts.measure_image_memory --size 4000x3000 --tile 256 [--preset T] [--arch UformerSkipAt]
+    python -m restore.scripts.measure_image_memory --size 4000x3000 --tile 512 [--preset T] [--arch UformerSkipAt]
 
 Memory does not depend on the weights' values, so a randomly initialised
 network of the real architecture is published into a temporary folder (never
@@ -29,7 +29,7 @@ def parse_size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=parse_size, default=(4000, 3000), help="WIDTHxHEIGHT")
-    parser.add_argument("--tile", type=int, default=256, help="0 = no tiling")
+    parser.add_argument("--tile", type=int, default=512, help="0 = no tiling")
     parser.add_argument("--tile-overlap", type=int, default=32)
     parser.add_argument("--arch", default="UformerSkipAt")
     parser.add_argument("--preset", default="T")
