@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from restore.classical_denoisers import (
     opencv_nlm_multi,
     per_frame,
 )
+from restore.io.temp_files import sibling_temp
 from restore.scripts.make_sample_clips import pan_zoom_clip
 from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
 
@@ -376,7 +376,7 @@ def comparison_strip(example: dict[str, np.ndarray], side: int = 96, zoom: int =
 
 def write_atomic(path: Path, write: Callable[[str], None]) -> None:
     """``write(tmp_path)`` then rename over ``path``: readers never see half a file."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    handle, tmp = sibling_temp(path, path.suffix)
     os.close(handle)
     try:
         write(tmp)

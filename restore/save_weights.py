@@ -22,13 +22,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from restore.io.temp_files import sibling_temp
 from restore.weights_card import WeightsCard, WeightsError, register, sha256_of_file, write_card
 
 
@@ -36,7 +36,7 @@ def save_state_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp = sibling_temp(path, ".tmp")
     os.close(handle)
     try:
         # safetensors refuses shared or non-contiguous storage: give it plain copies.

@@ -32,10 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from restore.io.temp_files import sibling_temp
 
 CARD_FORMAT = "restore-weights-card/1"
 REGISTRY_FILE = "registry.json"
@@ -160,7 +161,7 @@ def read_card(path: str | os.PathLike) -> WeightsCard:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write beside the target then rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp = sibling_temp(path, ".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2, sort_keys=False)

@@ -119,3 +119,18 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
         write_image(path, RGB.astype(np.float64))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    from restore.io.temp_files import current_umask
+    from restore.weights_card import write_json_atomic
+
+    expected = 0o666 & ~current_umask()
+    image = write_image(tmp_path / "out.png", data.camera()[:16, :16])
+    write_json_atomic(tmp_path / "card.json", {"a": 1})
+    for path in (image, tmp_path / "card.json"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == expected, path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "out.png"]  # no temp files left

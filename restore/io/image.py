@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+
+from restore.io.temp_files import sibling_temp
 
 # Errors only: libtiff/libjpeg warnings are not the user's business.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -150,7 +151,7 @@ def encode_image(pixels: np.ndarray, fmt: str, source: str = "image") -> bytes:
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
     """Temp file in the same folder, fsync, rename: the target is either old or complete."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".part")
+    handle, tmp = sibling_temp(path, path.suffix + ".part")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(payload)

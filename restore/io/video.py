@@ -10,7 +10,6 @@ everything succeeded, so a crash or a bad frame never leaves half a video.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Iterator
 
 import av
 import numpy as np
+
+from restore.io.temp_files import sibling_temp
 
 IMAGE_DEMUXERS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "gif"}
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
@@ -183,8 +184,7 @@ class VideoWriter:
                  time_base: Fraction | None = None, audio_from: str | os.PathLike | None = None,
                  crf: int = 18) -> None:
         self.path = Path(path)
-        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.",
-                                       suffix=f".partial{self.path.suffix}")
+        handle, tmp = sibling_temp(self.path, f".partial{self.path.suffix}")
         os.close(handle)
         self.tmp = Path(tmp)
         self.frames = 0

@@ -6,10 +6,11 @@ Writing goes to a temporary file first and is renamed into place, so a kill
 mid-save never leaves a truncated file for ``--auto_resume`` to pick up.
 """
 import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from restore.io.temp_files import sibling_temp
 
 
 def load_weights_only(path: str | Path) -> dict:
@@ -37,7 +38,7 @@ def save_atomic(obj: object, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp = sibling_temp(path, ".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
