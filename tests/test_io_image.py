@@ -131,6 +131,10 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     expected = 0o666 & ~current_umask()
     image = write_image(tmp_path / "out.png", data.camera()[:16, :16])
     write_json_atomic(tmp_path / "card.json", {"a": 1})
-    for path in (image, tmp_path / "card.json"):
+    from restore.save_weights import save_state_atomic
+    import torch
+
+    save_state_atomic({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    for path in (image, tmp_path / "card.json", tmp_path / "w.safetensors"):
         assert stat.S_IMODE(os.stat(path).st_mode) == expected, path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "out.png"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "out.png", "w.safetensors"]  # no temp files left
