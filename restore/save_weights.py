@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             if largest > args.half_tolerance:
                 raise WeightsError(f"{measured}, more than --half-tolerance {args.half_tolerance:g}; keep float32")
             print(measured)
-            notes = f"{notes} {measured}." if notes else f"{measured[0].upper()}{measured[1:]}."
+            sentence = f"{measured[0].upper()}{measured[1:]}."
+            notes = f"{notes} {sentence}" if notes else sentence
             dtype = "float16"
         card = save_pretrained(state, folder, name=args.name, arch=args.arch, config=config, kind=args.kind,
                                noise=args.noise, noise_map_input=args.noise_map_input,
