@@ -70,3 +70,21 @@ def test_basicsr_cosine_restart_no_longer_crashes_past_its_periods():
     assert rates[-1] == pytest.approx(1e-7)
     assert isinstance(build_scheduler("StepLR", optimizer, {"step_size": 3}), torch.optim.lr_scheduler.StepLR)
     assert basicsr_lr.CosineAnnealingRestartLR.get_lr.__name__ == "cosine_restart_get_lr_held"
+
+
+def test_resuming_with_a_longer_total_iter_extends_the_cosine():
+    def scheduler(total):
+        opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+        return WarmupCosineLR(opt, total_iter=total, warmup_iter=10, eta_min=1e-6)
+
+    short = scheduler(100)
+    for _ in range(60):
+        short.optimizer.step()
+        short.step()
+    longer = scheduler(1000)
+    longer.load_state_dict(short.state_dict())
+    assert longer.last_epoch == short.last_epoch == 60 and longer.total_iter == 1000
+    longer.optimizer.step()
+    longer.step()
+    expected = 1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + math.cos(math.pi * (61 - 10) / 990))
+    assert math.isclose(longer.get_last_lr()[0], expected, rel_tol=1e-9)

@@ -37,3 +37,10 @@ class WarmupCosineLR(LRScheduler):
             floor = self.eta_min / base if base > 0 else 0.0
             rates.append(base * warmup_cosine_factor(self.last_epoch, self.total_iter, self.warmup_iter, floor))
         return rates
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Resume the step count, but keep the schedule the option file asks for now, so that
+        raising ``total_iter`` and resuming extends a run (torch would restore the old length)."""
+        schedule = {key: getattr(self, key) for key in ("total_iter", "warmup_iter", "eta_min")}
+        super().load_state_dict(state_dict)
+        self.__dict__.update(schedule)
