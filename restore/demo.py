@@ -145,7 +145,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", action="store_true",
                         help="train, publish and run a tiny model instead of using the bundled weights")
     args = parser.parse_args(argv)
-    training_demo() if args.train else pretrained_demo()
+    if args.train:
+        training_demo()
+    else:
+        pretrained_demo()
 
 
 if __name__ == "__main__":
