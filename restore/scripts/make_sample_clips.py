@@ -85,6 +85,12 @@ def make_sample_set(out: Path, frames: int = 12, height: int = 96, width: int = 
     return names
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """'HEIGHTxWIDTH' -> (height, width); ValueError otherwise."""
+    height, width = (int(v) for v in text.lower().split("x"))
+    return height, width
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output folder (DAVIS layout inside)")
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", action="store_true", help="also write each clip as an .mp4")
     args = parser.parse_args(argv)
     try:
-        height, width = (int(v) for v in args.size.lower().split("x"))
+        height, width = parse_size(args.size)
     except ValueError:
         print(f"error: --size must look like 96x128, got {args.size!r}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from restore.scripts.make_sample_clips import make_sample_set
+from restore.scripts.make_sample_clips import make_sample_set, parse_size
 
 MANIFEST_FORMAT = "restore-sample-corpus/1"
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
@@ -144,11 +144,6 @@ def make_corpus(out: Path, overwrite: bool = False, **clip_options: int) -> dict
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    height, width = (int(v) for v in text.lower().split("x"))
-    return height, width
 
 
 def main(argv: list[str] | None = None) -> int:
