@@ -14,7 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, main
 
@@ -72,6 +74,21 @@ def test_image_option_files_share_recipe_and_budget():
     assert not set(video["datasets"]["val"]["skimage_pans"]["photos"]) & set(TRAIN_PHOTOS)
 
 
+def test_video_stage2_fine_tunes_stage1_with_the_same_network_data_and_loss():
+    stage1 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss.yml").read_text())
+    stage2 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage2.yml").read_text())
+    assert stage2["path"]["pretrain_network_g"] == f"experiments/{stage1['name']}/models/net_g_latest.pth"
+    assert stage2["network_g"] == stage1["network_g"]
+    assert {**stage2["val"], "val_freq": 0} == {**stage1["val"], "val_freq": 0}
+    assert stage2["datasets"]["val"] == stage1["datasets"]["val"]
+    changed = {"gt_size", "batch_size_per_gpu", "dataset_enlarge_ratio"}
+    assert {k: v for k, v in stage2["datasets"]["train"].items() if k not in changed} == \
+        {k: v for k, v in stage1["datasets"]["train"].items() if k not in changed}
+    for key in ("optim_g", "pixel_opt", "autocast", "ema_decay"):
+        assert stage2["train"][key] == stage1["train"][key]
+    assert stage2["train"]["total_iter"] == stage2["train"]["scheduler"]["total_iter"]
+
+
 SHRINK = {
     "weights_uformer_t_skipat_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
                                            "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
@@ -81,6 +98,7 @@ SHRINK = {
                                            "datasets:val:skimage_pans:height=32",
                                            "datasets:val:skimage_pans:width=32"],
 }
+SHRINK["weights_uniformer_skipat_gauss_stage2.yml"] = SHRINK["weights_uniformer_skipat_gauss.yml"]
 
 
 @pytest.mark.parametrize("option_file", sorted(SHRINK))
@@ -94,6 +112,12 @@ def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_pa
              "datasets:train:batch_size_per_gpu=1", "datasets:train:num_worker_per_gpu=0",
              "datasets:train:dataset_enlarge_ratio=1", "logger:print_freq=1", "logger:use_tb_logger=False",
              "logger:save_checkpoint_freq=2", "val:val_freq=2", *roots, *SHRINK[option_file]]
+    if "stage2" in option_file:  # stage 2 starts from a stage-1 checkpoint: give it a fresh one
+        network = dict(yaml.safe_load((OPTIONS / option_file).read_text())["network_g"])
+        torch.manual_seed(0)
+        start = ARCH_REGISTRY.get(network.pop("type"))(**network)
+        torch.save({"params": start.state_dict()}, tmp_path / "stage1.pth")
+        force.append(f"path:pretrain_network_g={tmp_path / 'stage1.pth'}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     try:
         done = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", str(OPTIONS / option_file),
