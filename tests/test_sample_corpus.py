@@ -81,7 +81,7 @@ def test_video_stage2_fine_tunes_stage1_with_the_same_network_data_and_loss():
     assert stage2["network_g"] == stage1["network_g"]
     assert {**stage2["val"], "val_freq": 0} == {**stage1["val"], "val_freq": 0}
     assert stage2["datasets"]["val"] == stage1["datasets"]["val"]
-    changed = {"gt_size", "batch_size_per_gpu", "dataset_enlarge_ratio"}
+    changed = {"gt_size", "batch_size_per_gpu", "dataset_enlarge_ratio", "still_prob"}
     assert {k: v for k, v in stage2["datasets"]["train"].items() if k not in changed} == \
         {k: v for k, v in stage1["datasets"]["train"].items() if k not in changed}
     for key in ("optim_g", "pixel_opt", "autocast", "ema_decay"):

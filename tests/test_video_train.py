@@ -36,6 +36,17 @@ def test_davis_layout_train_sample(davis_root: Path) -> None:
     assert sample["gt"].min() >= 0 and sample["gt"].max() <= 1
 
 
+def test_still_shots_repeat_one_frame_with_fresh_noise(davis_root: Path) -> None:
+    opt = {"dataroot": str(davis_root), "phase": "train", "gt_size": 32, "sigma": 30, "augment": False}
+    still = VideoClipDataset({**opt, "still_prob": 1.0})[0]
+    assert all(torch.equal(frame, still["gt"][0]) for frame in still["gt"])
+    assert not torch.equal(still["lq"][0], still["lq"][1])  # each frame gets its own noise
+    moving = VideoClipDataset({**opt, "still_prob": 0.0})[0]
+    assert not torch.equal(moving["gt"][0], moving["gt"][-1])
+    with pytest.raises(DatasetError, match="still_prob"):
+        VideoClipDataset({**opt, "still_prob": 2})
+
+
 def test_frame_folders_and_video_files_and_noise_map(davis_root: Path) -> None:
     folders = VideoClipDataset({"dataroot": str(davis_root / "JPEGImages" / "480p"), "phase": "val",
                                 "gt_size": None, "sigma": [10, 50], "noise_map": True})

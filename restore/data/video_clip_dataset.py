@@ -132,7 +132,8 @@ class VideoClipDataset(data.Dataset):
     """Options: dataroot or skimage_pans {frames, height, width, photos}; sequences (names to
     keep); num_frames (7); gt_size (train crop 128; val centre crop, ~ for whole frames);
     sigma (30 or [low, high], 0-255); clip (false); noise_map (false); augment (train: true);
-    noise_seed (val: 0)."""
+    noise_seed (val: 0); still_prob (train: the chance that a clip is a still shot, one frame
+    repeated with fresh noise in each, as from a camera on a tripod; default 0)."""
 
     def __init__(self, opt: dict) -> None:
         super().__init__()
@@ -146,6 +147,9 @@ class VideoClipDataset(data.Dataset):
         self.noise_map = bool(opt.get("noise_map", False))
         self.augment = bool(opt.get("augment", self.train))
         self.seed = int(opt.get("noise_seed", 0))
+        self.still_prob = float(opt.get("still_prob", 0.0))
+        if not 0.0 <= self.still_prob <= 1.0:
+            raise DatasetError(f"still_prob must be in [0, 1], got {self.still_prob}")
         if opt.get("skimage_pans"):
             self.sequences = pan_sequences(dict(opt["skimage_pans"]))
         elif opt.get("dataroot"):
@@ -185,7 +189,10 @@ class VideoClipDataset(data.Dataset):
         rng = random.Random(np.random.randint(2**31)) if self.train else random.Random(index)
         noise_rng = (np.random.default_rng(np.random.randint(2**31)) if self.train
                      else np.random.default_rng([self.seed, index]))
-        frames = sequence.frames(self._clip_indices(len(sequence), rng))
+        indices = self._clip_indices(len(sequence), rng)
+        if self.train and self.still_prob and rng.random() < self.still_prob:
+            indices = [rng.choice(indices)] * len(indices)
+        frames = sequence.frames(indices)
         top, left, height, width = self._crop_box(*frames[0].shape[:2], rng)
         clean = np.stack([f[top:top + height, left:left + width] for f in frames]).astype(np.float32) / 255.0
         if self.augment:
