@@ -68,11 +68,24 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     noisy, nlm = by[("image", "noisy input", 30.0)], by[("image", "skimage NLM", 30.0)]
     assert 15 < noisy["psnr"] < 25 and nlm["psnr"] > noisy["psnr"] + 2  # real denoising on real photos
     assert by[("video", "tiny_video", 30.0)]["items"] == 6  # 3 pans + a.mp4, b.mp4, world.mp4
+    clips = ["pan-chelsea", "pan-motorcycle_left", "pan-camera", "gradio-a.mp4", "gradio-b.mp4", "gradio-world.mp4"]
+    assert list(by[("video", "tiny_video", 30.0)]["per_item"]) == clips
+    video = by[("video", "OpenCV NLM multi-frame", 30.0)]
+    assert np.mean(list(video["per_item"].values())) == pytest.approx(video["psnr"])
+    assert "**Video, per clip** (σ=30; PSNR dB)" in report and "| method | " + " | ".join(clips) + " |" in report
     assert all(r["cpu_s_per_mp"] > 0 for r in rows if r["method"] != "noisy input")
     plot = cv2.imread(str(out / "psnr_vs_time.png"))
     strip = cv2.imread(str(out / "comparison.png"))
     assert plot.shape == (520, 820, 3) and plot.std() > 5
     assert strip.shape[0] == 26 + 64 and strip.shape[1] > 5 * 64  # clean, noisy, 3 methods, 2x zoom
+
+
+def test_pans_move_as_the_training_pans_whatever_the_clip_length():
+    settings = benchmark_quality.Settings(quick=False, crop=64, video_frames=3, video_size=(64, 96), seed=0)
+    longer = benchmark_quality.Settings(quick=False, crop=64, video_frames=7, video_size=(64, 96), seed=0)
+    short = dict(benchmark_quality.heldout_clips(settings, []))
+    long = dict(benchmark_quality.heldout_clips(longer, []))
+    assert np.array_equal(short["pan-chelsea"], long["pan-chelsea"][:3])
 
 
 def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, capsys, without_bm3d):
