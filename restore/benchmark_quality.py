@@ -51,13 +51,12 @@ from restore.classical_denoisers import (
 )
 from restore.io.temp_files import sibling_temp
 from restore.scripts.make_sample_clips import pan_zoom_clip
-from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
+from restore.scripts.make_sample_corpus import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
 
 SIGMAS = (15, 25, 30, 50)
 QUICK_IMAGES = ("chelsea", "motorcycle_left", "camera")
 VIDEO_PAN_PHOTOS = ("chelsea", "motorcycle_left", "camera")
 GRADIO_VIDEOS = ("a.mp4", "b.mp4", "world.mp4")
-PAN_PATH_FRAMES = 40  # the length of make_sample_corpus's training pans
 Method = Callable[[np.ndarray, float], np.ndarray]
 
 
@@ -138,8 +137,8 @@ def read_clip(path: Path, frames: int, max_width: int = 480) -> np.ndarray:
 
 def heldout_clips(settings: Settings, notes: list[str]) -> list[tuple[str, np.ndarray]]:
     height, width = settings.video_size
-    path = max(PAN_PATH_FRAMES, settings.video_frames)
-    clips = [(f"pan-{name}", np.stack(pan_zoom_clip(load_rgb(name), path, height, width, seed=i)[:settings.video_frames]))
+    clips = [(f"pan-{name}", np.stack(pan_zoom_clip(load_rgb(name), settings.video_frames, height, width, seed=i,
+                                                    path_frames=CLIP_FRAMES)))
              for i, name in enumerate(VIDEO_PAN_PHOTOS)]
     folder = gradio_video_dir()
     if folder is None:

@@ -68,9 +68,10 @@ def make_noisy_clip(name: str, sigma: float, frames: int, seed: int) -> tuple[li
     from skimage import io
 
     from restore.scripts.make_sample_clips import pan_zoom_clip
-    from restore.scripts.make_sample_corpus import load_rgb
+    from restore.scripts.make_sample_corpus import CLIP_FRAMES, load_rgb
 
-    clean = pan_zoom_clip(load_rgb(name), frames, 192, 256, seed=seed)
+    # the start of a pan that moves as the training pans do
+    clean = pan_zoom_clip(load_rgb(name), frames, 192, 256, seed=seed, path_frames=CLIP_FRAMES)
     folder = OUT / f"{name}_pan_sigma{sigma:g}"
     folder.mkdir()
     for index, frame in enumerate(clean):

@@ -31,8 +31,14 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
-def pan_zoom_clip(image: np.ndarray, frames: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:
-    """``frames`` RGB uint8 frames of ``height x width`` following a random pan and zoom."""
+def pan_zoom_clip(image: np.ndarray, frames: int, height: int, width: int, seed: int = 0,
+                  path_frames: int | None = None) -> list[np.ndarray]:
+    """``frames`` RGB uint8 frames of ``height x width`` following a random pan and zoom.
+
+    The path is covered in ``path_frames`` frames (default ``frames``); with more, the clip
+    is the path's start, so the motion per frame does not depend on the clip's length.
+    """
+    path = max(path_frames or frames, frames)
     rng = np.random.default_rng(seed)
     img_h, img_w = image.shape[:2]
     aspect = width / height
@@ -41,7 +47,7 @@ def pan_zoom_clip(image: np.ndarray, frames: int, height: int, width: int, seed:
     clip = []
     centres = rng.uniform(0.3, 0.7, size=(2, 2))  # (start, end) x (y, x) as fractions
     for index in range(frames):
-        alpha = index / max(frames - 1, 1)
+        alpha = index / max(path - 1, 1)
         box_h = max_box_h * ((1 - alpha) * zoom_start + alpha * zoom_end)
         box_w = box_h * aspect
         cy, cx = (1 - alpha) * centres[0] + alpha * centres[1]

@@ -47,6 +47,7 @@ TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohis
 EVAL_COLOR = ("chelsea", "motorcycle_left")
 EVAL_GRAY = ("camera", "coins", "moon", "clock", "brick", "grass", "gravel", "page", "text")
 EVAL_PHOTOS = EVAL_COLOR + EVAL_GRAY
+CLIP_FRAMES = 40  # frames per training pan; test pans follow paths of this length too
 SKIPPED = {
     "cat": "the same photo as chelsea",
     "stereo_motorcycle (right view)": "nearly the same scene as the held-out left view",
@@ -103,7 +104,7 @@ def export_images(names: tuple[str, ...], folder: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def build_corpus(out: Path, clip_frames: int = 40, clip_height: int = 256, clip_width: int = 384) -> dict[str, Any]:
+def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 256, clip_width: int = 384) -> dict[str, Any]:
     """Write train/, eval/, clips/ and manifest.json into ``out`` (which must not exist)."""
     import skimage
 
@@ -149,7 +150,7 @@ def make_corpus(out: Path, overwrite: bool = False, **clip_options: int) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("datasets/sample_corpus"))
-    parser.add_argument("--clip-frames", type=int, default=40, help="frames per training pan")
+    parser.add_argument("--clip-frames", type=int, default=CLIP_FRAMES, help="frames per training pan")
     parser.add_argument("--clip-size", default="256x384", help="HEIGHTxWIDTH of the clip frames")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     args = parser.parse_args(argv)
