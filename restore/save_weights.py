@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from restore.io.temp_files import current_umask, sibling_temp
+from restore.io.temp_files import give_default_mode, sibling_temp
 from restore.weights_card import WeightsCard, WeightsError, register, sha256_of_file, write_card
 
 
@@ -41,7 +41,7 @@ def save_state_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     try:
         # safetensors refuses shared or non-contiguous storage: give it plain copies.
         save_file({key: value.detach().cpu().contiguous().clone() for key, value in state.items()}, tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())  # safetensors recreates the file with mode 0600
+        give_default_mode(tmp)  # safetensors recreates the file with mode 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

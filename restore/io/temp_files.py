@@ -18,9 +18,14 @@ def current_umask() -> int:
     return mask
 
 
+def give_default_mode(path: str | os.PathLike) -> None:
+    """The mode a plain ``open()`` would have given the file: 0666 minus the umask."""
+    os.chmod(path, 0o666 & ~current_umask())
+
+
 def sibling_temp(path: Path, suffix: str) -> tuple[int, str]:
     """(open descriptor, name) of a new file in ``path``'s folder, so that the final
     ``os.replace`` stays on one filesystem."""
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.chmod(tmp, 0o666 & ~current_umask())
+    give_default_mode(tmp)
     return handle, tmp
