@@ -1,4 +1,4 @@
-"""The skimage.data corpus for the published weights, and its three option files.
+"""The skimage.data corpus for the published weights, and its option files.
 
 The corpus split must be disjoint and recorded; the writer must refuse to
 overwrite; each weights option file must start training on that corpus (two
@@ -89,6 +89,21 @@ def test_video_stage2_fine_tunes_stage1_with_the_same_network_data_and_loss():
     assert stage2["train"]["total_iter"] == stage2["train"]["scheduler"]["total_iter"]
 
 
+
+def test_image_stage2_fine_tunes_each_stage1_with_one_shared_budget():
+    skipat = yaml.safe_load((OPTIONS / "weights_uformer_t_skipat_gauss_stage2.yml").read_text())
+    base = yaml.safe_load((OPTIONS / "weights_uformer_t_gauss_stage2.yml").read_text())
+    assert skipat["train"] == base["train"] and skipat["datasets"] == base["datasets"] and skipat["val"] == base["val"]
+    for stage2, stem in ((skipat, "weights_uformer_t_skipat_gauss"), (base, "weights_uformer_t_gauss")):
+        stage1 = yaml.safe_load((OPTIONS / f"{stem}.yml").read_text())
+        assert stage2["path"]["pretrain_network_g"] == f"experiments/{stage1['name']}/models/net_g_latest.pth"
+        assert stage2["network_g"] == stage1["network_g"]
+        assert stage2["datasets"] == stage1["datasets"] and stage2["val"] == stage1["val"]
+        for key in ("pixel_opt", "autocast", "ema_decay"):
+            assert stage2["train"][key] == stage1["train"][key]
+        assert {**stage2["train"]["optim_g"], "lr": 0} == {**stage1["train"]["optim_g"], "lr": 0}
+    assert skipat["train"]["total_iter"] == skipat["train"]["scheduler"]["total_iter"]
+
 SHRINK = {
     "weights_uformer_t_skipat_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
                                            "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
@@ -99,6 +114,8 @@ SHRINK = {
                                            "datasets:val:skimage_pans:width=32"],
 }
 SHRINK["weights_uniformer_skipat_gauss_stage2.yml"] = SHRINK["weights_uniformer_skipat_gauss.yml"]
+SHRINK["weights_uformer_t_skipat_gauss_stage2.yml"] = SHRINK["weights_uformer_t_skipat_gauss.yml"]
+SHRINK["weights_uformer_t_gauss_stage2.yml"] = SHRINK["weights_uformer_t_gauss.yml"]
 
 
 @pytest.mark.parametrize("option_file", sorted(SHRINK))
