@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -49,7 +48,7 @@ from restore.classical_denoisers import (
     opencv_nlm_multi,
     per_frame,
 )
-from restore.io.temp_files import sibling_temp
+from restore.io.temp_files import replace_atomically
 from restore.scripts.make_sample_clips import pan_zoom_clip
 from restore.scripts.make_sample_corpus import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
 
@@ -395,27 +394,15 @@ def comparison_strip(example: dict[str, np.ndarray], side: int = 96, zoom: int =
     return np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
 
 
-def write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)`` then rename over ``path``: readers never see half a file."""
-    handle, tmp = sibling_temp(path, path.suffix)
-    os.close(handle)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_png(path: Path, rgb: np.ndarray) -> None:
     def write(tmp: str) -> None:
         if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
             raise OSError(f"could not write {path}")
-    write_atomic(path, write)
+    replace_atomically(path, write, suffix=path.suffix)  # cv2 picks the format from the name
 
 
 def write_text(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from restore.io.temp_files import give_default_mode, sibling_temp
+from restore.io.temp_files import replace_atomically
 from restore.weights_card import WeightsCard, WeightsError, register, sha256_of_file, write_card
 
 
@@ -36,16 +36,9 @@ def save_state_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = sibling_temp(path, ".tmp")
-    os.close(handle)
-    try:
-        # safetensors refuses shared or non-contiguous storage: give it plain copies.
-        save_file({key: value.detach().cpu().contiguous().clone() for key, value in state.items()}, tmp)
-        give_default_mode(tmp)  # safetensors recreates the file with mode 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # safetensors refuses shared or non-contiguous storage: give it plain copies.
+    plain = {key: value.detach().cpu().contiguous().clone() for key, value in state.items()}
+    replace_atomically(path, lambda tmp: save_file(plain, tmp))
 
 
 def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.PathLike, *, name: str, arch: str,

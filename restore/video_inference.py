@@ -16,7 +16,6 @@ the network was trained on) and cropped back.
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Callable, Iterable, Iterator
 
 import numpy as np

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore.io.temp_files import sibling_temp
+from restore.io.temp_files import replace_atomically
 
 CARD_FORMAT = "restore-weights-card/1"
 REGISTRY_FILE = "registry.json"
@@ -161,15 +161,8 @@ def read_card(path: str | os.PathLike) -> WeightsCard:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write beside the target then rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = sibling_temp(path, ".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=False)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_card(card: WeightsCard, folder: str | os.PathLike) -> Path:

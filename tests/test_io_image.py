@@ -138,3 +138,21 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     for path in (image, tmp_path / "card.json", tmp_path / "w.safetensors"):
         assert stat.S_IMODE(os.stat(path).st_mode) == expected, path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "out.png", "w.safetensors"]  # no temp files left
+
+
+def test_replace_atomically_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    from restore.io.temp_files import replace_atomically
+
+    path = tmp_path / "state.pth"
+    path.write_text("old")
+
+    def half_then_fail(tmp: str) -> None:
+        open(tmp, "w").write("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        replace_atomically(path, half_then_fail)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.pth"]
+    seen = []
+    replace_atomically(path, lambda tmp: (seen.append(tmp), open(tmp, "w").write("new")), suffix=".png")
+    assert path.read_text() == "new" and seen[0].endswith(".png") and [p.name for p in tmp_path.iterdir()] == ["state.pth"]

@@ -14,7 +14,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from restore.archs.skipat import build_phi
-from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer, UformerLevel
+from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer
 from restore.archs.uformer_layers import DropPath, LeFF
 
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from restore.io.temp_files import sibling_temp
+from restore.io.temp_files import replace_atomically
 
 # Errors only: libtiff/libjpeg warnings are not the user's business.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -150,17 +150,8 @@ def encode_image(pixels: np.ndarray, fmt: str, source: str = "image") -> bytes:
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: the target is either old or complete."""
-    handle, tmp = sibling_temp(path, path.suffix + ".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The target is either the old file or the complete new one, never a partial image."""
+    replace_atomically(path, lambda tmp: Path(tmp).write_bytes(payload), suffix=path.suffix + ".part")
 
 
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -29,3 +30,27 @@ def sibling_temp(path: Path, suffix: str) -> tuple[int, str]:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     give_default_mode(tmp)
     return handle, tmp
+
+
+def replace_atomically(path: Path, write: Callable[[str], None], suffix: str = ".tmp") -> None:
+    """``write(tmp_name)`` into a sibling temporary file, flush it to disk, then rename it over
+    ``path``: readers and crashes see the old file or the whole new one, never half of one.
+
+    ``suffix`` matters to writers that pick the format from the name (``cv2.imwrite``). The
+    mode is set again after ``write``, for writers that recreate the file (safetensors
+    makes it 0600).
+    """
+    handle, tmp = sibling_temp(path, suffix)
+    os.close(handle)
+    try:
+        write(tmp)
+        give_default_mode(tmp)
+        descriptor = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -5,12 +5,11 @@ Reading never unpickles code: ``.pth``/``.state`` go through
 Writing goes to a temporary file first and is renamed into place, so a kill
 mid-save never leaves a truncated file for ``--auto_resume`` to pick up.
 """
-import os
 from pathlib import Path
 
 import torch
 
-from restore.io.temp_files import sibling_temp
+from restore.io.temp_files import replace_atomically
 
 
 def load_weights_only(path: str | Path) -> dict:
@@ -38,11 +37,4 @@ def save_atomic(obj: object, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = sibling_temp(path, ".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
