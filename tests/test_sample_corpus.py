@@ -90,6 +90,16 @@ def test_video_stage2_fine_tunes_stage1_with_the_same_network_data_and_loss():
 
 
 
+def test_video_stage3_restarts_stage2_at_a_lower_peak_and_changes_nothing_else():
+    stage2 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage2.yml").read_text())
+    stage3 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage3.yml").read_text())
+    assert stage3["path"]["pretrain_network_g"] == f"experiments/{stage2['name']}/models/net_g_latest.pth"
+    assert stage3["train"]["optim_g"]["lr"] < stage2["train"]["optim_g"]["lr"]
+    stage3["train"]["optim_g"]["lr"] = stage2["train"]["optim_g"]["lr"]
+    assert {k: v for k, v in stage3.items() if k not in ("name", "path")} == \
+        {k: v for k, v in stage2.items() if k not in ("name", "path")}
+
+
 def test_image_stage2_fine_tunes_each_stage1_with_one_shared_budget():
     skipat = yaml.safe_load((OPTIONS / "weights_uformer_t_skipat_gauss_stage2.yml").read_text())
     base = yaml.safe_load((OPTIONS / "weights_uformer_t_gauss_stage2.yml").read_text())
@@ -114,6 +124,7 @@ SHRINK = {
                                            "datasets:val:skimage_pans:width=32"],
 }
 SHRINK["weights_uniformer_skipat_gauss_stage2.yml"] = SHRINK["weights_uniformer_skipat_gauss.yml"]
+SHRINK["weights_uniformer_skipat_gauss_stage3.yml"] = SHRINK["weights_uniformer_skipat_gauss.yml"]
 SHRINK["weights_uformer_t_skipat_gauss_stage2.yml"] = SHRINK["weights_uformer_t_skipat_gauss.yml"]
 SHRINK["weights_uformer_t_gauss_stage2.yml"] = SHRINK["weights_uformer_t_gauss.yml"]
 
@@ -129,7 +140,7 @@ def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_pa
              "datasets:train:batch_size_per_gpu=1", "datasets:train:num_worker_per_gpu=0",
              "datasets:train:dataset_enlarge_ratio=1", "logger:print_freq=1", "logger:use_tb_logger=False",
              "logger:save_checkpoint_freq=2", "val:val_freq=2", *roots, *SHRINK[option_file]]
-    if "stage2" in option_file:  # stage 2 starts from a stage-1 checkpoint: give it a fresh one
+    if "_stage" in option_file:  # later stages start from the last stage's checkpoint: give them a fresh one
         network = dict(yaml.safe_load((OPTIONS / option_file).read_text())["network_g"])
         torch.manual_seed(0)
         start = ARCH_REGISTRY.get(network.pop("type"))(**network)
