@@ -386,9 +386,10 @@ def comparison_strip(example: dict[str, np.ndarray], side: int = 96, zoom: int =
     for name, image in example.items():
         crop = centre_crop(image, side, side)
         crop = cv2.resize(crop, (crop.shape[1] * zoom, crop.shape[0] * zoom), interpolation=cv2.INTER_NEAREST)
-        label = np.full((26, crop.shape[1], 3), 255, np.uint8)
-        title = name if name == "clean" else f"{name} {image_metrics(clean, image)[0]:.2f} dB"
-        _text(label, title[:30], (3, 18), 0.4)
+        label = np.full((40, crop.shape[1], 3), 255, np.uint8)  # two lines: long model names fit
+        _text(label, name[:30], (3, 16), 0.4)
+        if name != "clean":
+            _text(label, f"{image_metrics(clean, image)[0]:.2f} dB", (3, 34), 0.4)
         panels.append(np.concatenate([label, crop]))
     gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
     return np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)

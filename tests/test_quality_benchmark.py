@@ -77,7 +77,7 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     plot = cv2.imread(str(out / "psnr_vs_time.png"))
     strip = cv2.imread(str(out / "comparison.png"))
     assert plot.shape == (520, 820, 3) and plot.std() > 5
-    assert strip.shape[0] == 26 + 64 and strip.shape[1] > 5 * 64  # clean, noisy, 3 methods, 2x zoom
+    assert strip.shape[0] == 40 + 64 and strip.shape[1] > 5 * 64  # clean, noisy, 3 methods, 2x zoom
 
 
 def test_pans_move_as_the_training_pans_whatever_the_clip_length():
