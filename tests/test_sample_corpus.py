@@ -100,19 +100,22 @@ def test_video_stage3_restarts_stage2_at_a_lower_peak_and_changes_nothing_else()
         {k: v for k, v in stage2.items() if k not in ("name", "path")}
 
 
-def test_image_stage2_fine_tunes_each_stage1_with_one_shared_budget():
-    skipat = yaml.safe_load((OPTIONS / "weights_uformer_t_skipat_gauss_stage2.yml").read_text())
-    base = yaml.safe_load((OPTIONS / "weights_uformer_t_gauss_stage2.yml").read_text())
+@pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2")])
+def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
+    skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
+    base = yaml.safe_load((OPTIONS / f"weights_uformer_t_gauss{stage}.yml").read_text())
     assert skipat["train"] == base["train"] and skipat["datasets"] == base["datasets"] and skipat["val"] == base["val"]
-    for stage2, stem in ((skipat, "weights_uformer_t_skipat_gauss"), (base, "weights_uformer_t_gauss")):
-        stage1 = yaml.safe_load((OPTIONS / f"{stem}.yml").read_text())
-        assert stage2["path"]["pretrain_network_g"] == f"experiments/{stage1['name']}/models/net_g_latest.pth"
-        assert stage2["network_g"] == stage1["network_g"]
-        assert stage2["datasets"] == stage1["datasets"] and stage2["val"] == stage1["val"]
+    for later, stem in ((skipat, "weights_uformer_t_skipat_gauss"), (base, "weights_uformer_t_gauss")):
+        last = yaml.safe_load((OPTIONS / f"{stem}{previous}.yml").read_text())
+        assert later["path"]["pretrain_network_g"] == f"experiments/{last['name']}/models/net_g_latest.pth"
+        assert later["network_g"] == last["network_g"]
+        assert later["datasets"] == last["datasets"] and later["val"] == last["val"]
         for key in ("pixel_opt", "autocast", "ema_decay"):
-            assert stage2["train"][key] == stage1["train"][key]
-        assert {**stage2["train"]["optim_g"], "lr": 0} == {**stage1["train"]["optim_g"], "lr": 0}
+            assert later["train"][key] == last["train"][key]
+        assert {**later["train"]["optim_g"], "lr": 0} == {**last["train"]["optim_g"], "lr": 0}
+        assert later["train"]["optim_g"]["lr"] < last["train"]["optim_g"]["lr"]
     assert skipat["train"]["total_iter"] == skipat["train"]["scheduler"]["total_iter"]
+
 
 SHRINK = {
     "weights_uformer_t_skipat_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
@@ -127,6 +130,8 @@ SHRINK["weights_uniformer_skipat_gauss_stage2.yml"] = SHRINK["weights_uniformer_
 SHRINK["weights_uniformer_skipat_gauss_stage3.yml"] = SHRINK["weights_uniformer_skipat_gauss.yml"]
 SHRINK["weights_uformer_t_skipat_gauss_stage2.yml"] = SHRINK["weights_uformer_t_skipat_gauss.yml"]
 SHRINK["weights_uformer_t_gauss_stage2.yml"] = SHRINK["weights_uformer_t_gauss.yml"]
+SHRINK["weights_uformer_t_skipat_gauss_stage3.yml"] = SHRINK["weights_uformer_t_skipat_gauss.yml"]
+SHRINK["weights_uformer_t_gauss_stage3.yml"] = SHRINK["weights_uformer_t_gauss.yml"]
 
 
 @pytest.mark.parametrize("option_file", sorted(SHRINK))
