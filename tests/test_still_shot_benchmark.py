@@ -1,0 +1,51 @@
+"""restore.benchmark_still_shot on small crops with the bundled weights: the noise of each
+frame is independent, the table names every method, bad arguments get a clear message."""
+import math
+import re
+
+import numpy as np
+
+from restore import benchmark_still_shot
+from restore.scripts.make_sample_corpus import load_rgb
+
+
+def table_rows(report: str) -> dict[str, list[float]]:
+    rows = {}
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and re.fullmatch(r"[\d.]+", cells[-1]):
+            rows[cells[0]] = [float(cell) for cell in cells[1:]]
+    return rows
+
+
+def test_frames_carry_independent_noise():
+    clean = load_rgb("coins")[:64, :64]
+    noisy = benchmark_still_shot.still_shot(clean, 7, 30, [0, 3000, 1])
+    assert noisy.shape == (7, 64, 64, 3) and noisy.dtype == np.uint8
+    residuals = noisy.astype(float) - clean
+    assert abs(np.corrcoef(residuals[0].ravel(), residuals[1].ravel())[0, 1]) < 0.05
+    assert np.array_equal(noisy, benchmark_still_shot.still_shot(clean, 7, 30, [0, 3000, 1]))  # seeded
+
+
+def test_bundled_models_on_small_still_shots(tmp_path, capsys):
+    out = tmp_path / "still.md"
+    assert benchmark_still_shot.main(["--size", "32", "--photos", "chelsea,camera", "--out", str(out)]) == 0
+    report = out.read_text()
+    assert report in capsys.readouterr().out
+    rows = table_rows(report)
+    noisy, mean = rows["one noisy frame"][-1], rows["mean of 7 frames"][-1]
+    # averaging 7 frames gives σ/√7 (+8.45 dB); clipping at 0 and 255 takes some of it, repeated noise all of it
+    assert 6 < mean - noisy < 10 * math.log10(7) + 0.5
+    video = rows["**uniformer_skipat_gauss** on the 7 frames"][-1]
+    assert video > noisy + 5
+    assert "**uformer_t_skipat_gauss** on one frame" in rows
+    assert "**uformer_t_skipat_gauss** on the mean, at σ/√7" in rows
+
+
+def test_bad_arguments_get_a_message(tmp_path, capsys):
+    assert benchmark_still_shot.main(["--photos", "astronaut"]) == 2
+    assert "not held-out photos" in capsys.readouterr().err
+    assert benchmark_still_shot.main(["--frames", "1"]) == 2
+    assert "--frames >= 2" in capsys.readouterr().err
+    assert benchmark_still_shot.main(["--weights-dir", str(tmp_path)]) == 2
+    assert "no Gaussian video model" in capsys.readouterr().err
