@@ -77,7 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--photos", default=",".join(VIDEO_PAN_PHOTOS), help="comma-separated held-out photos")
     parser.add_argument("--frames", type=int, default=7)
     parser.add_argument("--sigma", type=float, default=30)
-    parser.add_argument("--size", type=int, default=256, help="centre crop height; the width is 1.5x (the pans are 256 high, 384 wide)")
+    parser.add_argument("--size", type=int, default=256,
+                        help="centre crop height; the width is 1.5x (the pans are 256 high, 384 wide)")
     parser.add_argument("--model", action="append", help="a model name or card (repeatable); default: all registered")
     parser.add_argument("--weights-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
