@@ -99,6 +99,22 @@ def test_video_stage3_restarts_stage2_at_a_lower_peak_and_changes_nothing_else()
         {k: v for k, v in stage2.items() if k not in ("name", "path")}
 
 
+def test_video_stage4_restarts_stage3_on_larger_crops_and_changes_nothing_else():
+    stage3 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage3.yml").read_text())
+    stage4 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage4.yml").read_text())
+    assert stage4["path"]["pretrain_network_g"] == f"experiments/{stage3['name']}/models/net_g_latest.pth"
+    crops = [(stage["datasets"]["train"]["gt_size"], stage["datasets"]["train"]["batch_size_per_gpu"])
+             for stage in (stage3, stage4)]
+    assert crops[1][0] > crops[0][0]  # more context for the H/8 global attention, which 7x128^2 tiles give at inference
+    assert crops[1][0] ** 2 * crops[1][1] <= 1.5 * crops[0][0] ** 2 * crops[0][1]  # about the same pixels per step
+    assert stage4["train"]["total_iter"] == stage4["train"]["scheduler"]["total_iter"]
+    for stage in (stage3, stage4):
+        train = stage["datasets"]["train"]
+        del stage["name"], stage["path"], train["gt_size"], train["batch_size_per_gpu"]
+        del stage["train"]["total_iter"], stage["train"]["scheduler"]["total_iter"]
+    assert stage4 == stage3
+
+
 @pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2")])
 def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
     skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
