@@ -159,6 +159,11 @@ def image_metrics(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
     return (float(calculate_psnr(out, clean, crop_border=0)), float(calculate_ssim(out, clean, crop_border=0)))
 
 
+def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Mean (PSNR, SSIM) over the frames of a (T, H, W, 3) clip: per frame, then per clip."""
+    return np.mean([image_metrics(c, o) for c, o in zip(clean, out)], axis=0)
+
+
 def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn(noisy, sigma)
@@ -276,10 +281,6 @@ def run_videos(clips: list[tuple[str, np.ndarray]], sigma: float, methods: list,
     rows = []
     noisy_set = [add_noise_uint8(clip, sigma, [seed, int(sigma * 100), 1000 + index])
                  for index, (_, clip) in enumerate(clips)]
-
-    def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:
-        return np.mean([image_metrics(c, o) for c, o in zip(clean, out)], axis=0)  # per frame, then per clip
-
     names = [name for name, _ in clips]
     scores = [clip_scores(clean, noisy) for (_, clean), noisy in zip(clips, noisy_set)]
     rows.append(Row("video", "noisy input", False, sigma, *np.mean(scores, axis=0), None, None, len(clips),

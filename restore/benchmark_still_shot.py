@@ -23,10 +23,13 @@ import restore  # noqa: F401  (must precede basicsr)
 from restore.benchmark_quality import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,
+    accepts_sigma,
     add_noise_uint8,
     centre_crop,
+    clip_scores,
     image_metrics,
     load_models,
+    model_method,
     write_text,
 )
 from restore.scripts.make_sample_corpus import EVAL_PHOTOS, load_rgb
@@ -41,23 +44,22 @@ def frame_mean(noisy: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(noisy.astype(np.float64).mean(axis=0)), 0, 255).astype(np.uint8)
 
 
-def score_frames(clean: np.ndarray, outputs: np.ndarray) -> float:
-    return float(np.mean([image_metrics(clean, out)[0] for out in outputs]))
-
-
 def measure(photo: str, clean: np.ndarray, frames: int, sigma: float, seed: int, video_models: list,
             image_models: list) -> dict[str, float]:
     """PSNR of every method on one still shot of ``clean``; keys are the table's rows."""
     noisy = still_shot(clean, frames, sigma, [seed, int(sigma * 100), EVAL_PHOTOS.index(photo)])
     mean = frame_mean(noisy)
-    scores = {"one noisy frame": score_frames(clean, noisy), f"mean of {frames} frames": image_metrics(clean, mean)[0]}
+    truth = np.broadcast_to(clean, noisy.shape)  # the clean clip: the same photo in every frame
+    scores = {"one noisy frame": clip_scores(truth, noisy)[0],
+              f"mean of {frames} frames": image_metrics(clean, mean)[0]}
     for model in video_models:
-        scores[f"**{model.name}** on the {frames} frames"] = score_frames(clean, model.denoise_video(noisy, sigma))
+        scores[f"**{model.name}** on the {frames} frames"] = clip_scores(truth, model_method(model)(noisy, sigma))[0]
     for model in image_models:
-        scores[f"**{model.name}** on one frame"] = score_frames(clean, [model(frame, sigma) for frame in noisy])
+        per_frame = model_method(model, per_frames=True)(noisy, sigma)
+        scores[f"**{model.name}** on one frame"] = clip_scores(truth, per_frame)[0]
         scores[f"**{model.name}** on the mean, at σ/√{frames}"] = image_metrics(
             clean, model(mean, sigma / frames ** 0.5))[0]
-    return scores
+    return {row: float(value) for row, value in scores.items()}
 
 
 def markdown(table: dict[str, dict[str, float]], frames: int, sigma: float, size: tuple[int, int]) -> str:
@@ -70,6 +72,20 @@ def markdown(table: dict[str, dict[str, float]], frames: int, sigma: float, size
         values = [table[photo][row] for photo in photos]
         lines.append(f"| {row} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def load_photos(names: list[str], size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Centre crops of one size, so the photos' columns compare like with like."""
+    unknown = [name for name in names if name not in EVAL_PHOTOS]
+    if unknown:
+        raise BenchmarkError(f"--photos: {unknown} are not held-out photos; choose from {', '.join(EVAL_PHOTOS)}")
+    photos = {name: load_rgb(name) for name in dict.fromkeys(names)}
+    small = {name: photo.shape[:2] for name, photo in photos.items()
+             if photo.shape[0] < size[0] or photo.shape[1] < size[1]}
+    if small:
+        raise BenchmarkError(f"--size {size[0]} needs photos of at least {size[1]}×{size[0]}; "
+                             f"{', '.join(f'{name} is {w}×{h}' for name, (h, w) in small.items())}")
+    return {name: centre_crop(photo, *size) for name, photo in photos.items()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,35 +106,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     notes: list[str] = []
+    size = (args.size, args.size * 3 // 2)
     try:
-        photos = args.photos.split(",")
-        unknown = [photo for photo in photos if photo not in EVAL_PHOTOS]
-        if unknown:
-            raise BenchmarkError(f"--photos: {unknown} are not held-out photos; choose from {', '.join(EVAL_PHOTOS)}")
         if args.frames < 2 or not 0 < args.sigma <= 255 or args.size < 16 or args.threads < 1:
             raise BenchmarkError("need --frames >= 2, 0 < --sigma <= 255, --size >= 16 and --threads >= 1")
+        if args.out is not None and args.out.is_dir():
+            raise BenchmarkError(f"--out {args.out} is a folder; give a file name such as {args.out / 'still_shot.md'}")
+        photos = load_photos(args.photos.split(","), size)
         import torch
         torch.set_num_threads(args.threads)
         models = [m for m in load_models(args.model, args.weights_dir, notes) if m.card.is_gaussian]
-        video_models = [m for m in models if m.kind == "video"]
-        image_models = [m for m in models if m.kind == "image"]
+        video_models = [m for m in models if m.kind == "video" and accepts_sigma(m, args.sigma)]
+        image_models = [m for m in models if m.kind == "image" and accepts_sigma(m, args.sigma)]
         if not video_models:
-            raise BenchmarkError("no Gaussian video model to measure: register one or pass --model")
+            raise BenchmarkError(f"no Gaussian video model for σ {args.sigma:g} to measure: "
+                                 "register one or pass --model")
     except (BenchmarkError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     from tqdm import tqdm
 
-    size = (args.size, args.size * 3 // 2)
-    table = {}
-    for photo in tqdm(photos, desc="still shots", unit="photo"):
-        clean = centre_crop(load_rgb(photo), *size)
-        table[photo] = measure(photo, clean, args.frames, args.sigma, args.seed, video_models, image_models)
-    report = markdown(table, args.frames, args.sigma, clean.shape[:2])
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(args.out, report)
+    table = {name: measure(name, clean, args.frames, args.sigma, args.seed, video_models, image_models)
+             for name, clean in tqdm(photos.items(), desc="still shots", unit="photo")}
+    report = markdown(table, args.frames, args.sigma, size)
     print(report)
+    if args.out is not None:
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            write_text(args.out, report)
+        except OSError as error:
+            print(f"error: cannot write {args.out}: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
