@@ -431,14 +431,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], tuple[float, ...]]:
-    quick = not args.full
-    names = tuple(args.images.split(",")) if args.images else (QUICK_IMAGES if quick else EVAL_PHOTOS)
+def check_held_out(names: tuple[str, ...] | list[str], option: str, noun: str) -> None:
+    """Refuse names that are not held-out photos: a benchmark on training photos would flatter us."""
     unknown = [name for name in names if name not in EVAL_PHOTOS]
     if unknown:
         used = [name for name in unknown if name in TRAIN_PHOTOS]
-        reason = f"{used} were used in training" if used else f"{unknown} are not held-out images"
-        raise BenchmarkError(f"--images: {reason}; choose from {', '.join(EVAL_PHOTOS)}")
+        reason = f"{used} were used in training, so are not held-out {noun}" if used else \
+            f"{unknown} are not held-out {noun}"
+        raise BenchmarkError(f"{option}: {reason}; choose from {', '.join(EVAL_PHOTOS)}")
+
+
+def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], tuple[float, ...]]:
+    quick = not args.full
+    names = tuple(args.images.split(",")) if args.images else (QUICK_IMAGES if quick else EVAL_PHOTOS)
+    check_held_out(names, "--images", "images")
     try:
         sigmas = tuple(float(s) for s in args.sigmas.split(","))
     except ValueError:

@@ -26,6 +26,7 @@ from restore.benchmark_quality import (
     accepts_sigma,
     add_noise_uint8,
     centre_crop,
+    check_held_out,
     clip_scores,
     image_metrics,
     load_models,
@@ -76,9 +77,7 @@ def markdown(table: dict[str, dict[str, float]], frames: int, sigma: float, size
 
 def load_photos(names: list[str], size: tuple[int, int]) -> dict[str, np.ndarray]:
     """Centre crops of one size, so the photos' columns compare like with like."""
-    unknown = [name for name in names if name not in EVAL_PHOTOS]
-    if unknown:
-        raise BenchmarkError(f"--photos: {unknown} are not held-out photos; choose from {', '.join(EVAL_PHOTOS)}")
+    check_held_out(names, "--photos", "photos")
     photos = {name: load_rgb(name) for name in dict.fromkeys(names)}
     small = {name: photo.shape[:2] for name, photo in photos.items()
              if photo.shape[0] < size[0] or photo.shape[1] < size[1]}
