@@ -50,8 +50,11 @@ def check_dataroots(opt: dict) -> None:
     """Every ``dataroot*`` path exists (relative ones under the repository root), before
     BasicSR creates any experiment or results folder."""
     for phase, dataset in (opt.get("datasets") or {}).items():
-        for key, value in (dataset or {}).items():
-            if key.startswith("dataroot") and isinstance(value, str):
+        # a source given as a mapping (photo_motion: {dataroot: ...}) is checked too
+        nested = [(f"{key}: {inner}", value) for key, source in (dataset or {}).items() if isinstance(source, dict)
+                  for inner, value in source.items()]
+        for key, value in [*(dataset or {}).items(), *nested]:
+            if key.split(": ")[-1].startswith("dataroot") and isinstance(value, str):
                 path = Path(value).expanduser()
                 path = path if path.is_absolute() else REPO_ROOT / path
                 if not path.exists():
@@ -59,12 +62,18 @@ def check_dataroots(opt: dict) -> None:
 
 
 def with_forced_dataroots(opt: dict, force_yml: list[str]) -> dict:
-    """Apply ``--force_yml datasets:<phase>:dataroot_*=PATH`` overrides, as BasicSR will."""
+    """Apply ``--force_yml datasets:<phase>[:<source>]:dataroot_*=PATH`` overrides, as BasicSR will."""
     for entry in force_yml:
         keys, _, value = entry.partition("=")
         parts = keys.strip().split(":")
-        if len(parts) == 3 and parts[0] == "datasets" and parts[2].startswith("dataroot"):
-            opt.setdefault("datasets", {}).setdefault(parts[1], {})[parts[2]] = value.strip()
+        if len(parts) in (3, 4) and parts[0] == "datasets" and parts[-1].startswith("dataroot"):
+            target = opt.setdefault("datasets", {})
+            for part in parts[1:-1]:
+                target = target.setdefault(part, {})
+                if not isinstance(target, dict):
+                    break
+            else:
+                target[parts[-1]] = value.strip()
     return opt
 
 

@@ -34,9 +34,10 @@ def skimage_images(names: list[str]) -> list[np.ndarray]:
 
 def to_gray_rgb(image: np.ndarray) -> np.ndarray:
     """Rec. 601 luma in 3 equal channels: gray photos are common inputs (scans, the
-    held-out set), and the colour-only training photos would never show one."""
+    held-out set), and the colour-only training photos would never show one. Any leading
+    dimensions: an image or a whole clip."""
     luma = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.repeat(luma[..., None], 3, axis=2).astype(np.float32)
+    return np.repeat(luma[..., None], 3, axis=-1).astype(np.float32)
 
 
 @DATASET_REGISTRY.register()

@@ -6,7 +6,10 @@ Sources, picked by the options:
   a folder of frame folders (``<root>/<seq>/*.png|jpg``), or a folder of video
   files (``<root>/<name>.mp4``; decoded with PyAV, slower than frames);
 * ``skimage_pans``: clips made in memory by panning and zooming over photos
-  that ship with scikit-image (smoke runs and tests; no files needed).
+  that ship with scikit-image (smoke runs and tests; no files needed);
+* ``photo_motion`` (training): a folder of still photos, and a new clip drawn
+  for every sample by moving a camera across one of them
+  (:mod:`restore.data.photo_motion`): video training without video data.
 
 A training sample is a random ``num_frames`` clip of one sequence, a random
 ``gt_size`` crop, random horizontal/vertical flips and time reversal, and
@@ -29,7 +32,10 @@ from einops import rearrange
 from torch.utils import data
 
 from restore.data.dataset_errors import DatasetError
+from restore.data.gaussian_noise_dataset import to_gray_rgb
+from restore.data.image_files import list_images
 from restore.data.noise import add_gaussian_noise, draw_sigma
+from restore.data.photo_motion import MotionRange, motion_clip
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
 from restore.video_inference import mirror_indices
 
@@ -133,7 +139,10 @@ class VideoClipDataset(data.Dataset):
     keep); num_frames (7); gt_size (train crop 128; val centre crop, ~ for whole frames);
     sigma (30 or [low, high], 0-255); clip (false); noise_map (false); augment (train: true);
     noise_seed (val: 0); still_prob (train: the chance that a clip is a still shot, one frame
-    repeated with fresh noise in each, as from a camera on a tripod; default 0)."""
+    repeated with fresh noise in each, as from a camera on a tripod; default 0); gray_prob
+    (train: the chance that a clip is made gray, 3 equal channels; default 0).
+    photo_motion {dataroot, max_speed (output pixels per frame, 4), max_zoom (per frame,
+    0.01), scale ([0.5, 1])} instead of dataroot: clips drawn afresh from still photos."""
 
     def __init__(self, opt: dict) -> None:
         super().__init__()
@@ -148,9 +157,14 @@ class VideoClipDataset(data.Dataset):
         self.augment = bool(opt.get("augment", self.train))
         self.seed = int(opt.get("noise_seed", 0))
         self.still_prob = float(opt.get("still_prob", 0.0))
-        if not 0.0 <= self.still_prob <= 1.0:
-            raise DatasetError(f"still_prob must be in [0, 1], got {self.still_prob}")
-        if opt.get("skimage_pans"):
+        self.gray_prob = float(opt.get("gray_prob", 0.0))
+        for key, value in (("still_prob", self.still_prob), ("gray_prob", self.gray_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise DatasetError(f"{key} must be in [0, 1], got {value}")
+        self.motion: MotionRange | None = None  # set: sequences are still photos to move across
+        if opt.get("photo_motion"):
+            self._load_photos(dict(opt["photo_motion"]))
+        elif opt.get("skimage_pans"):
             self.sequences = pan_sequences(dict(opt["skimage_pans"]))
         elif opt.get("dataroot"):
             self.sequences = find_sequences(Path(opt["dataroot"]))
@@ -164,8 +178,37 @@ class VideoClipDataset(data.Dataset):
         if self.num_frames < 1:
             raise DatasetError(f"num_frames must be at least 1, got {self.num_frames}")
 
+    def _load_photos(self, spec: dict) -> None:
+        if self.gt_size is None:
+            raise DatasetError("photo_motion clips need a gt_size")
+        try:
+            self.motion = MotionRange(float(spec.get("max_speed", 4.0)), float(spec.get("max_zoom", 0.01)),
+                                      tuple(float(v) for v in spec.get("scale", (0.5, 1.0))))
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"photo_motion: {error}") from None
+        if "dataroot" not in spec:
+            raise DatasetError("photo_motion needs a dataroot: a folder of still photos")
+        files = list_images(spec["dataroot"], "photo_motion photo", recursive=True)
+        self.sequences = [_MemorySequence(path.stem, [read_frame(path)]) for path in files]
+        small = [f"{path} ({seq.clip[0].shape[0]}x{seq.clip[0].shape[1]})"
+                 for path, seq in zip(files, self.sequences) if min(seq.clip[0].shape[:2]) < int(self.gt_size)]
+        if small:
+            raise DatasetError(f"photos smaller than gt_size {self.gt_size}: {', '.join(small)}")
+
     def __len__(self) -> int:
         return len(self.sequences)
+
+    def _moving_photo(self, photo: _MemorySequence, rng: random.Random) -> np.ndarray:
+        still = bool(self.still_prob) and rng.random() < self.still_prob
+        return motion_clip(photo.clip[0], self.num_frames, int(self.gt_size), rng, self.motion, still)
+
+    def _sequence_clip(self, sequence, rng: random.Random) -> np.ndarray:
+        indices = self._clip_indices(len(sequence), rng)
+        if self.train and self.still_prob and rng.random() < self.still_prob:
+            indices = [rng.choice(indices)] * len(indices)
+        frames = sequence.frames(indices)
+        top, left, height, width = self._crop_box(*frames[0].shape[:2], rng)
+        return np.stack([f[top:top + height, left:left + width] for f in frames])
 
     def _clip_indices(self, length: int, rng: random.Random) -> list[int]:
         if length < self.num_frames:
@@ -189,12 +232,10 @@ class VideoClipDataset(data.Dataset):
         rng = random.Random(np.random.randint(2**31)) if self.train else random.Random(index)
         noise_rng = (np.random.default_rng(np.random.randint(2**31)) if self.train
                      else np.random.default_rng([self.seed, index]))
-        indices = self._clip_indices(len(sequence), rng)
-        if self.train and self.still_prob and rng.random() < self.still_prob:
-            indices = [rng.choice(indices)] * len(indices)
-        frames = sequence.frames(indices)
-        top, left, height, width = self._crop_box(*frames[0].shape[:2], rng)
-        clean = np.stack([f[top:top + height, left:left + width] for f in frames]).astype(np.float32) / 255.0
+        frames = self._moving_photo(sequence, rng) if self.motion is not None else self._sequence_clip(sequence, rng)
+        clean = frames.astype(np.float32) / 255.0
+        if self.train and self.gray_prob and rng.random() < self.gray_prob:
+            clean = to_gray_rgb(clean)
         if self.augment:
             if rng.random() < 0.5:
                 clean = clean[:, :, ::-1]

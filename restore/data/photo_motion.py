@@ -1,0 +1,96 @@
+"""Video clips made on the fly from still photos: a camera moving across one photo.
+
+Training a video denoiser needs clips, but photos are what most people have (and,
+for our published weights, all that the data rule allows). Each clip is a fresh
+draw: a random photo region, a random scale no larger than the photo's own
+(enlarging would erase the fine detail a denoiser must learn to keep), a constant
+velocity in a random direction (zero for a still shot, as from a tripod), and a
+slow zoom. Frames are rendered with sub-pixel accuracy, so the motion is smooth
+and every frame of a still shot is the same image.
+
+Compared with the fixed pans of ``restore.scripts.make_sample_clips`` (a few
+hundred frames cut once), this gives every training sample new content and new
+motion, as the image recipe's random crops do for the image models.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from restore.data.dataset_errors import DatasetError
+
+
+@dataclass(frozen=True)
+class MotionRange:
+    """What a clip may do; speeds are in output pixels per frame."""
+
+    max_speed: float = 4.0
+    max_zoom: float = 0.01                   # relative change of scale per frame
+    scale: tuple[float, float] = (0.5, 1.0)  # output pixels per photo pixel
+
+    def __post_init__(self) -> None:
+        low, high = self.scale
+        if not (0 < low <= high <= 1) or self.max_speed < 0 or not 0 <= self.max_zoom < 0.2:
+            raise DatasetError(
+                f"photo_motion needs 0 < scale low <= high <= 1, max_speed >= 0 and 0 <= max_zoom < 0.2; "
+                f"got scale {list(self.scale)}, max_speed {self.max_speed}, max_zoom {self.max_zoom}")
+
+
+def _path_offsets(velocity: float, scales: np.ndarray) -> np.ndarray:
+    """Centre offsets in photo pixels: ``velocity`` output pixels per frame at each frame's scale."""
+    steps = np.concatenate([[0.0], velocity / scales[1:]])
+    return np.cumsum(steps)
+
+
+def _start_range(length: int, half: np.ndarray, offsets: np.ndarray) -> tuple[float, float]:
+    """Where the path may start on one axis so that every window stays inside the photo."""
+    return float(np.max(half - offsets)), float(np.min(length - half - offsets))
+
+
+def _whole_pixel(low: float, high: float, rng: random.Random) -> float:
+    first, last = math.ceil(low), math.floor(high)
+    return float(rng.randint(first, last)) if first <= last else low
+
+
+def motion_clip(photo: np.ndarray, frames: int, size: int, rng: random.Random, motion: MotionRange,
+                still: bool = False) -> np.ndarray:
+    """``frames`` uint8 frames of ``size x size`` from a camera moving over ``photo`` (H x W x 3 uint8)."""
+    height, width = photo.shape[:2]
+    scale = rng.uniform(*motion.scale)
+    scale = max(scale, size / min(height, width))  # the first window must fit
+    if scale > 1:
+        raise DatasetError(f"a photo of {height}x{width} is smaller than the clip size {size}")
+    source = photo
+    if scale < 1:  # shrink once with area averaging (no aliasing), then move at about 1:1
+        source = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        height, width = source.shape[:2]
+    zoom = 0.0 if still else rng.uniform(-motion.max_zoom, motion.max_zoom)
+    shrink = (1 - abs(zoom)) ** np.arange(frames)   # 1, then smaller: never enlarged
+    scales = shrink if zoom < 0 else shrink[::-1].copy()  # zoom out from 1:1, or in towards it
+    speed = 0.0 if still else rng.uniform(0, motion.max_speed)
+    angle = rng.uniform(0, 2 * math.pi)
+    # a photo too small for the whole path gets a slower camera, then a still one
+    for speed, scales in ((speed, scales), (speed / 2, scales), (speed / 4, scales), (0.0, scales),
+                          (0.0, np.ones(frames))):
+        half = size / (2 * scales)
+        offsets_y = _path_offsets(speed * math.sin(angle), scales)
+        offsets_x = _path_offsets(speed * math.cos(angle), scales)
+        (low_y, high_y), (low_x, high_x) = _start_range(height, half, offsets_y), _start_range(width, half, offsets_x)
+        if low_y <= high_y and low_x <= high_x:
+            break
+    else:
+        raise DatasetError(f"a photo of {height}x{width} is smaller than the clip size {size}")
+    # a whole-pixel start: the first frame (every frame of a still shot) is an exact crop
+    start_y, start_x = _whole_pixel(low_y, high_y, rng), _whole_pixel(low_x, high_x, rng)
+    clip = []
+    for index in range(frames):
+        s = float(scales[index])
+        centre_y, centre_x = start_y + offsets_y[index], start_x + offsets_x[index]
+        matrix = np.array([[s, 0, size / 2 - s * centre_x], [0, s, size / 2 - s * centre_y]])
+        clip.append(cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_CUBIC,
+                                   borderMode=cv2.BORDER_REFLECT))
+    return np.stack(clip)

@@ -1,0 +1,110 @@
+"""Video clips drawn from still photos (photo_motion): still shots, motion, gray, errors."""
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+import restore.data  # noqa: F401  (registers datasets)
+from restore.data.dataset_errors import DatasetError
+from restore.data.photo_motion import MotionRange, motion_clip
+from restore.data.video_clip_dataset import VideoClipDataset
+from restore.pipeline_entry import OptionsError, check_dataroots, with_forced_dataroots
+
+PHOTO = skdata.astronaut()  # 512 x 512 RGB
+
+
+def measured_shift(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(dy, dx) of the content between two frames, by windowed phase correlation (about 0.5 px)."""
+    window = cv2.createHanningWindow(first.shape[1::-1], cv2.CV_64F)
+    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (first, second))
+    (dx, dy), _ = cv2.phaseCorrelate(a, b, window)
+    return np.array([dy, dx])
+
+
+def test_a_still_shot_is_one_exact_crop_in_every_frame():
+    clip = motion_clip(PHOTO, 7, 64, random.Random(0), MotionRange(scale=(1.0, 1.0)), still=True)
+    assert clip.shape == (7, 64, 64, 3) and clip.dtype == np.uint8
+    assert all(np.array_equal(frame, clip[0]) for frame in clip)
+    # a whole-pixel crop of the photo itself: no resampling blur
+    hits = [(y, x) for y in range(512 - 63) for x in range(512 - 63)
+            if PHOTO[y, x, 0] == clip[0, 0, 0, 0] and np.array_equal(PHOTO[y:y + 64, x:x + 64], clip[0])]
+    assert hits
+
+
+def test_the_camera_moves_at_a_constant_speed_within_the_range():
+    motion = MotionRange(max_speed=4.0, max_zoom=0.0, scale=(1.0, 1.0))
+    speeds = []
+    for seed in range(8):
+        clip = motion_clip(PHOTO, 7, 128, random.Random(seed), motion)
+        first_half, second_half = measured_shift(clip[0], clip[3]), measured_shift(clip[3], clip[6])
+        assert np.abs(first_half - second_half).max() < 0.8  # constant velocity
+        speeds.append(np.hypot(*(first_half + second_half)) / 6)
+    assert max(speeds) <= 4.2 and max(speeds) - min(speeds) > 1  # drawn from [0, 4] px per frame, not one value
+
+
+def test_zoom_and_scale_stay_inside_the_photo_and_never_enlarge():
+    motion = MotionRange(max_speed=4.0, max_zoom=0.05, scale=(0.5, 1.0))
+    small = PHOTO[:100, :140]
+    for seed in range(20):
+        clip = motion_clip(small, 7, 96, random.Random(seed), motion)
+        assert clip.shape == (7, 96, 96, 3)
+    with pytest.raises(DatasetError, match="smaller than the clip size"):
+        motion_clip(PHOTO[:80, :200], 7, 96, random.Random(0), motion)
+    for bad in ({"scale": (0.5, 2.0)}, {"scale": (0.0, 1.0)}, {"max_speed": -1.0}, {"max_zoom": 0.5}):
+        with pytest.raises(DatasetError, match="photo_motion needs"):
+            MotionRange(**bad)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("astronaut", "coffee"):
+        cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(getattr(skdata, name)(), cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def dataset(folder: Path, **extra) -> VideoClipDataset:
+    return VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(folder)}, "gt_size": 48,
+                             "sigma": [0, 50], "clip": True, "noise_map": True, "augment": False, **extra})
+
+
+def test_the_dataset_draws_a_new_clip_per_sample(photo_folder):
+    photos = dataset(photo_folder)
+    assert len(photos) == 2 and [s.name for s in photos.sequences] == ["astronaut", "coffee"]
+    np.random.seed(0)
+    first, again = photos[0], photos[0]
+    assert first["lq"].shape == (7, 4, 48, 48) and first["gt"].shape == (7, 3, 48, 48)
+    assert not torch.equal(first["gt"], again["gt"])  # fresh content and motion each time
+    still = dataset(photo_folder, still_prob=1.0)[1]
+    assert all(torch.equal(frame, still["gt"][0]) for frame in still["gt"])
+    assert not torch.equal(still["lq"][0, :3], still["lq"][1, :3])  # fresh noise in each frame
+    gray = dataset(photo_folder, gray_prob=1.0)[0]["gt"]
+    assert torch.allclose(gray[:, 0], gray[:, 1]) and torch.allclose(gray[:, 1], gray[:, 2])
+    only = dataset(photo_folder, sequences=["coffee"])
+    assert len(only) == 1 and only[0]["lq_path"] == "coffee"
+
+
+def test_bad_photo_motion_options_are_clear_errors(photo_folder, tmp_path):
+    with pytest.raises(DatasetError, match="gray_prob must be in"):
+        dataset(photo_folder, gray_prob=1.5)
+    with pytest.raises(DatasetError, match="photos smaller than gt_size 600"):
+        dataset(photo_folder, gt_size=600)
+    with pytest.raises(DatasetError, match="photo_motion: "):
+        VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder), "scale": 0.5},
+                          "gt_size": 48})
+    with pytest.raises(DatasetError, match="needs a dataroot"):
+        VideoClipDataset({"phase": "train", "photo_motion": {"max_speed": 2}, "gt_size": 48})
+    with pytest.raises(DatasetError, match="has no images"):
+        VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(tmp_path)}, "gt_size": 48})
+
+
+def test_a_nested_dataroot_is_checked_and_can_be_forced(tmp_path):
+    opt = {"datasets": {"train": {"photo_motion": {"dataroot": str(tmp_path / "missing")}}}}
+    with pytest.raises(OptionsError, match="photo_motion: dataroot of dataset 'train' not found"):
+        check_dataroots(opt)
+    check_dataroots(with_forced_dataroots(opt, [f"datasets:train:photo_motion:dataroot={tmp_path}"]))
+    assert opt["datasets"]["train"]["photo_motion"]["dataroot"] == str(tmp_path)
