@@ -115,6 +115,22 @@ def test_video_stage4_restarts_stage3_on_larger_crops_and_changes_nothing_else()
     assert stage4 == stage3
 
 
+def test_video_stage5_restarts_stage4_on_clips_drawn_from_the_training_photos():
+    stage4 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage4.yml").read_text())
+    stage5 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage5.yml").read_text())
+    assert stage5["path"]["pretrain_network_g"] == f"experiments/{stage4['name']}/models/net_g_latest.pth"
+    clips = stage5["datasets"]["train"]
+    assert clips["photo_motion"]["dataroot"] == "datasets/sample_corpus/train"  # the training photos, no others
+    assert stage4["datasets"]["train"]["dataroot"] == "datasets/sample_corpus/clips"
+    assert clips["still_prob"] >= stage4["datasets"]["train"]["still_prob"] and clips["gray_prob"] > 0
+    for stage in (stage4, stage5):
+        train = stage["datasets"]["train"]
+        for key in ("name", "dataroot", "photo_motion", "still_prob", "gray_prob"):
+            train.pop(key, None)
+        del stage["name"], stage["path"]
+    assert stage5 == stage4  # same network, crops, batch, schedule, loss and validation
+
+
 @pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2")])
 def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
     skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
@@ -154,6 +170,8 @@ def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_pa
     name = f"test_weights_{uuid.uuid4().hex[:8]}"
     key = "dataroot" if "uniformer" in option_file else "dataroot_gt"
     roots = [f"datasets:train:{key}={corpus / ('clips' if key == 'dataroot' else 'train')}"]
+    if "photo_motion" in yaml.safe_load((OPTIONS / option_file).read_text())["datasets"]["train"]:
+        roots = [f"datasets:train:photo_motion:dataroot={corpus / 'train'}"]
     if key == "dataroot_gt":
         roots += [f"datasets:val_{i}:dataroot_gt={corpus / 'eval'}" for i in (1, 2, 3)]
     force = [f"name={name}", "train:total_iter=2", "train:scheduler:total_iter=2", "train:scheduler:warmup_iter=1",
