@@ -62,18 +62,19 @@ def check_dataroots(opt: dict) -> None:
 
 
 def with_forced_dataroots(opt: dict, force_yml: list[str]) -> dict:
-    """Apply ``--force_yml datasets:<phase>[:<source>]:dataroot_*=PATH`` overrides, as BasicSR will."""
+    """Apply ``--force_yml datasets:<phase>[:<source>]:dataroot_*=PATH`` overrides, as BasicSR will:
+    it sets the last key but never creates the ones before it, so a misspelt one is an error here."""
     for entry in force_yml:
         keys, _, value = entry.partition("=")
         parts = keys.strip().split(":")
         if len(parts) in (3, 4) and parts[0] == "datasets" and parts[-1].startswith("dataroot"):
-            target = opt.setdefault("datasets", {})
-            for part in parts[1:-1]:
-                target = target.setdefault(part, {})
-                if not isinstance(target, dict):
-                    break
-            else:
-                target[parts[-1]] = value.strip()
+            target = opt.get("datasets")
+            for depth, part in enumerate(parts[1:-1], start=2):
+                if not isinstance(target, dict) or not isinstance(target.get(part), dict):
+                    raise OptionsError(f"--force_yml {keys.strip()}: the option file has no "
+                                       f"'{':'.join(parts[:depth])}' mapping")
+                target = target[part]
+            target[parts[-1]] = value.strip()
     return opt
 
 

@@ -10,6 +10,7 @@ from skimage import data as skdata
 
 import restore.data  # noqa: F401  (registers datasets)
 from restore.data.dataset_errors import DatasetError
+from restore.data import photo_motion
 from restore.data.photo_motion import MotionRange, motion_clip
 from restore.data.video_clip_dataset import VideoClipDataset
 from restore.pipeline_entry import OptionsError, check_dataroots, with_forced_dataroots
@@ -25,13 +26,14 @@ def measured_shift(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.array([dy, dx])
 
 
-def test_a_still_shot_is_one_exact_crop_in_every_frame():
-    clip = motion_clip(PHOTO, 7, 64, random.Random(0), MotionRange(scale=(1.0, 1.0)), still=True)
-    assert clip.shape == (7, 64, 64, 3) and clip.dtype == np.uint8
+@pytest.mark.parametrize("size", [64, 63])
+def test_a_still_shot_is_one_exact_crop_in_every_frame(size):
+    clip = motion_clip(PHOTO, 7, size, random.Random(0), MotionRange(scale=(1.0, 1.0)), still=True)
+    assert clip.shape == (7, size, size, 3) and clip.dtype == np.uint8
     assert all(np.array_equal(frame, clip[0]) for frame in clip)
-    # a whole-pixel crop of the photo itself: no resampling blur
-    hits = [(y, x) for y in range(512 - 63) for x in range(512 - 63)
-            if PHOTO[y, x, 0] == clip[0, 0, 0, 0] and np.array_equal(PHOTO[y:y + 64, x:x + 64], clip[0])]
+    # a whole-pixel crop of the photo itself (odd sizes too): no resampling blur
+    hits = [(y, x) for y in range(513 - size) for x in range(513 - size)
+            if PHOTO[y, x, 0] == clip[0, 0, 0, 0] and np.array_equal(PHOTO[y:y + size, x:x + size], clip[0])]
     assert hits
 
 
@@ -46,12 +48,26 @@ def test_the_camera_moves_at_a_constant_speed_within_the_range():
     assert max(speeds) <= 4.2 and max(speeds) - min(speeds) > 1  # drawn from [0, 4] px per frame, not one value
 
 
-def test_zoom_and_scale_stay_inside_the_photo_and_never_enlarge():
+def test_zoom_and_scale_stay_inside_the_photo_and_never_enlarge(monkeypatch):
     motion = MotionRange(max_speed=4.0, max_zoom=0.05, scale=(0.5, 1.0))
-    small = PHOTO[:100, :140]
-    for seed in range(20):
-        clip = motion_clip(small, 7, 96, random.Random(seed), motion)
-        assert clip.shape == (7, 96, 96, 3)
+    warps = []  # (source height, width, matrix) of every frame drawn
+    real_warp = photo_motion.cv2.warpAffine
+    monkeypatch.setattr(photo_motion.cv2, "warpAffine",
+                        lambda source, matrix, *args, **kw: warps.append((*source.shape[:2], matrix))
+                        or real_warp(source, matrix, *args, **kw))
+    for photo in (PHOTO[:100, :140], PHOTO[:300, :200], PHOTO):
+        for seed in range(20):
+            clip = motion_clip(photo, 7, 96, random.Random(seed), motion)
+            assert clip.shape == (7, 96, 96, 3)
+    assert len(warps) == 3 * 20 * 7
+    for height, width, matrix in warps:
+        scale = matrix[0, 0]
+        assert 0 < scale <= 1 and matrix[1, 1] == scale  # shrunk or 1:1, never enlarged
+        corners = (np.array([0.0, 95.0])[:, None] - matrix[:, 2]) / scale  # output corners in the source
+        assert corners.min() >= -1e-6 and corners[:, 0].max() <= width - 1 + 1e-6
+        assert corners[:, 1].max() <= height - 1 + 1e-6  # the whole window lies inside the photo
+    zooms = {round(float(warps[i + 6][2][0, 0] / warps[i][2][0, 0]), 3) for i in range(0, len(warps), 7)}
+    assert any(z < 1 for z in zooms) and any(z > 1 for z in zooms)  # zooming out and in both happen
     with pytest.raises(DatasetError, match="smaller than the clip size"):
         motion_clip(PHOTO[:80, :200], 7, 96, random.Random(0), motion)
     for bad in ({"scale": (0.5, 2.0)}, {"scale": (0.0, 1.0)}, {"max_speed": -1.0}, {"max_zoom": 0.5}):
@@ -88,14 +104,38 @@ def test_the_dataset_draws_a_new_clip_per_sample(photo_folder):
     assert len(only) == 1 and only[0]["lq_path"] == "coffee"
 
 
+def test_validation_clips_repeat_and_are_never_still_shots(photo_folder):
+    val = VideoClipDataset({"phase": "val", "photo_motion": {"dataroot": str(photo_folder)}, "gt_size": 48,
+                            "sigma": 30, "still_prob": 1.0})
+    first, again = val[0], val[0]
+    assert torch.equal(first["lq"], again["lq"]) and torch.equal(first["gt"], again["gt"])
+    assert not torch.equal(first["gt"][0], first["gt"][-1])  # still_prob is a training option
+
+
+def test_photos_in_subfolders_keep_their_own_names(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "1.png"), cv2.cvtColor(PHOTO[:96, :96], cv2.COLOR_RGB2BGR))
+    photos = dataset(tmp_path)
+    assert [s.name for s in photos.sequences] == ["a/1", "b/1"]
+
+
 def test_bad_photo_motion_options_are_clear_errors(photo_folder, tmp_path):
     with pytest.raises(DatasetError, match="gray_prob must be in"):
         dataset(photo_folder, gray_prob=1.5)
     with pytest.raises(DatasetError, match="photos smaller than gt_size 600"):
         dataset(photo_folder, gt_size=600)
-    with pytest.raises(DatasetError, match="photo_motion: "):
-        VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder), "scale": 0.5},
-                          "gt_size": 48})
+    for bad, message in (({"scale": 0.5}, "scale must be \\[low, high\\], got 0.5"),
+                         ({"scale": [0.5, 1, 1]}, "scale must be"),
+                         ({"max_speed": "fast"}, "must be numbers"),
+                         ({"max_speed": float("nan")}, "photo_motion needs"),
+                         ({"max_sped": 8}, "unknown key\\(s\\) max_sped")):
+        with pytest.raises(DatasetError, match=message):
+            VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder), **bad},
+                              "gt_size": 48})
+    with pytest.raises(DatasetError, match="set only one source"):
+        VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder)},
+                          "dataroot": str(photo_folder), "gt_size": 48})
     with pytest.raises(DatasetError, match="needs a dataroot"):
         VideoClipDataset({"phase": "train", "photo_motion": {"max_speed": 2}, "gt_size": 48})
     with pytest.raises(DatasetError, match="has no images"):
@@ -108,3 +148,8 @@ def test_a_nested_dataroot_is_checked_and_can_be_forced(tmp_path):
         check_dataroots(opt)
     check_dataroots(with_forced_dataroots(opt, [f"datasets:train:photo_motion:dataroot={tmp_path}"]))
     assert opt["datasets"]["train"]["photo_motion"]["dataroot"] == str(tmp_path)
+    # BasicSR creates no keys on the way, so a misspelt one fails here, with its name
+    with pytest.raises(OptionsError, match="no 'datasets:train:photo_motoin' mapping"):
+        with_forced_dataroots(opt, [f"datasets:train:photo_motoin:dataroot={tmp_path}"])
+    with pytest.raises(OptionsError, match="no 'datasets:tarin' mapping"):
+        with_forced_dataroots(opt, [f"datasets:tarin:dataroot={tmp_path}"])

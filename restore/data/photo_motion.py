@@ -34,10 +34,27 @@ class MotionRange:
 
     def __post_init__(self) -> None:
         low, high = self.scale
-        if not (0 < low <= high <= 1) or self.max_speed < 0 or not 0 <= self.max_zoom < 0.2:
+        finite = all(math.isfinite(v) for v in (low, high, self.max_speed, self.max_zoom))
+        if not finite or not (0 < low <= high <= 1) or self.max_speed < 0 or not 0 <= self.max_zoom < 0.2:
             raise DatasetError(
                 f"photo_motion needs 0 < scale low <= high <= 1, max_speed >= 0 and 0 <= max_zoom < 0.2; "
                 f"got scale {list(self.scale)}, max_speed {self.max_speed}, max_zoom {self.max_zoom}")
+
+    @classmethod
+    def from_options(cls, spec: dict) -> "MotionRange":
+        """From an option file's ``photo_motion`` mapping; a misspelt key is an error, not a default."""
+        unknown = sorted(set(spec) - {"dataroot", "max_speed", "max_zoom", "scale"})
+        if unknown:
+            raise DatasetError(f"photo_motion: unknown key(s) {', '.join(unknown)}; "
+                               "expected dataroot, max_speed, max_zoom, scale")
+        scale = spec.get("scale", (0.5, 1.0))
+        if not isinstance(scale, (list, tuple)) or len(scale) != 2:
+            raise DatasetError(f"photo_motion: scale must be [low, high], got {scale!r}")
+        try:
+            return cls(float(spec.get("max_speed", 4.0)), float(spec.get("max_zoom", 0.01)),
+                       (float(scale[0]), float(scale[1])))
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"photo_motion: max_speed, max_zoom and scale must be numbers ({error})") from None
 
 
 def _path_offsets(velocity: float, scales: np.ndarray) -> np.ndarray:
@@ -52,13 +69,18 @@ def _start_range(length: int, half: np.ndarray, offsets: np.ndarray) -> tuple[fl
 
 
 def _whole_pixel(low: float, high: float, rng: random.Random) -> float:
+    """A whole number in [low, high] where there is one, so that a 1:1 window needs no resampling."""
     first, last = math.ceil(low), math.floor(high)
     return float(rng.randint(first, last)) if first <= last else low
 
 
 def motion_clip(photo: np.ndarray, frames: int, size: int, rng: random.Random, motion: MotionRange,
                 still: bool = False) -> np.ndarray:
-    """``frames`` uint8 frames of ``size x size`` from a camera moving over ``photo`` (H x W x 3 uint8)."""
+    """``frames`` uint8 frames of ``size x size`` from a camera moving over ``photo`` (H x W x 3 uint8).
+
+    ``still``: no motion and no zoom, every frame the same crop. A photo too small for the
+    drawn path gets a slower camera, and at last a still one, so small photos give more still
+    shots than asked for; one smaller than ``size`` raises DatasetError."""
     height, width = photo.shape[:2]
     scale = rng.uniform(*motion.scale)
     scale = max(scale, size / min(height, width))  # the first window must fit
@@ -84,8 +106,11 @@ def motion_clip(photo: np.ndarray, frames: int, size: int, rng: random.Random, m
             break
     else:
         raise DatasetError(f"a photo of {height}x{width} is smaller than the clip size {size}")
-    # a whole-pixel start: the first frame (every frame of a still shot) is an exact crop
-    start_y, start_x = _whole_pixel(low_y, high_y, rng), _whole_pixel(low_x, high_x, rng)
+    # whole-pixel window corners: a frame at scale 1 (every frame of a still shot, and the
+    # first of a clip that zooms out) is an exact crop of the (shrunk) photo
+    corner = size / 2
+    start_y = _whole_pixel(low_y - corner, high_y - corner, rng) + corner
+    start_x = _whole_pixel(low_x - corner, high_x - corner, rng) + corner
     clip = []
     for index in range(frames):
         s = float(scales[index])

@@ -33,7 +33,7 @@ from torch.utils import data
 
 from restore.data.dataset_errors import DatasetError
 from restore.data.gaussian_noise_dataset import to_gray_rgb
-from restore.data.image_files import list_images
+from restore.data.image_files import image_size, list_images
 from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.photo_motion import MotionRange, motion_clip
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
@@ -88,6 +88,22 @@ class _VideoFileSequence:
             if index >= count:
                 return
             yield frame.image
+
+
+class _PhotoFile:
+    """One still photo for photo_motion, decoded per sample so that a large folder costs no memory."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+
+    def __len__(self) -> int:
+        return 1
+
+    def frames(self, indices: list[int]) -> list[np.ndarray]:
+        return [read_frame(self.path) for _ in indices]
+
+    def iter_frames(self, count: int) -> Iterator[np.ndarray]:
+        return iter(self.frames([0] * min(count, 1)))
 
 
 class _MemorySequence:
@@ -163,6 +179,9 @@ class VideoClipDataset(data.Dataset):
                 raise DatasetError(f"{key} must be in [0, 1], got {value}")
         self.motion: MotionRange | None = None  # set: sequences are still photos to move across
         if opt.get("photo_motion"):
+            if opt.get("dataroot") or opt.get("skimage_pans"):
+                raise DatasetError(f"dataset {opt.get('name')!r}: photo_motion replaces dataroot and "
+                                   "skimage_pans; set only one source")
             self._load_photos(dict(opt["photo_motion"]))
         elif opt.get("skimage_pans"):
             self.sequences = pan_sequences(dict(opt["skimage_pans"]))
@@ -179,30 +198,32 @@ class VideoClipDataset(data.Dataset):
             raise DatasetError(f"num_frames must be at least 1, got {self.num_frames}")
 
     def _load_photos(self, spec: dict) -> None:
+        """Check the photos now (headers only), so that a bad folder fails before training starts."""
         if self.gt_size is None:
             raise DatasetError("photo_motion clips need a gt_size")
-        try:
-            self.motion = MotionRange(float(spec.get("max_speed", 4.0)), float(spec.get("max_zoom", 0.01)),
-                                      tuple(float(v) for v in spec.get("scale", (0.5, 1.0))))
-        except (TypeError, ValueError) as error:
-            raise DatasetError(f"photo_motion: {error}") from None
+        self.motion = MotionRange.from_options(spec)
         if "dataroot" not in spec:
             raise DatasetError("photo_motion needs a dataroot: a folder of still photos")
-        files = list_images(spec["dataroot"], "photo_motion photo", recursive=True)
-        self.sequences = [_MemorySequence(path.stem, [read_frame(path)]) for path in files]
-        small = [f"{path} ({seq.clip[0].shape[0]}x{seq.clip[0].shape[1]})"
-                 for path, seq in zip(files, self.sequences) if min(seq.clip[0].shape[:2]) < int(self.gt_size)]
+        root = Path(spec["dataroot"])
+        files = list_images(root, "photo_motion photo", recursive=True)
+        sizes = [image_size(path) for path in files]
+        small = [f"{path} ({h}x{w})" for path, (h, w) in zip(files, sizes) if min(h, w) < int(self.gt_size)]
         if small:
             raise DatasetError(f"photos smaller than gt_size {self.gt_size}: {', '.join(small)}")
+        # named by path below dataroot, without suffix: sub/1.png and other/1.png stay apart
+        self.sequences = [_PhotoFile(path.relative_to(root).with_suffix("").as_posix(), path) for path in files]
 
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def _moving_photo(self, photo: _MemorySequence, rng: random.Random) -> np.ndarray:
-        still = bool(self.still_prob) and rng.random() < self.still_prob
-        return motion_clip(photo.clip[0], self.num_frames, int(self.gt_size), rng, self.motion, still)
+    def _moving_photo(self, photo: _PhotoFile, rng: random.Random) -> np.ndarray:
+        """A new clip from one photo; validation (seeded by index) gets the same clip every time."""
+        still = self.train and bool(self.still_prob) and rng.random() < self.still_prob
+        return motion_clip(photo.frames([0])[0], self.num_frames, int(self.gt_size), rng, self.motion, still)
 
-    def _sequence_clip(self, sequence, rng: random.Random) -> np.ndarray:
+    def _sequence_clip(self, sequence: _FrameSequence | _VideoFileSequence | _MemorySequence,
+                       rng: random.Random) -> np.ndarray:
+        """A random run of frames of a stored sequence, cropped."""
         indices = self._clip_indices(len(sequence), rng)
         if self.train and self.still_prob and rng.random() < self.still_prob:
             indices = [rng.choice(indices)] * len(indices)
