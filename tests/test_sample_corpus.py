@@ -131,6 +131,20 @@ def test_video_stage5_restarts_stage4_on_clips_drawn_from_the_training_photos():
     assert stage5 == stage4  # same network, crops, batch, schedule, loss and validation
 
 
+def test_video_stage6_restarts_stage5_with_a_faster_camera_and_changes_nothing_else():
+    stage5 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage5.yml").read_text())
+    stage6 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage6.yml").read_text())
+    assert stage6["path"]["pretrain_network_g"] == f"experiments/{stage5['name']}/models/net_g_latest.pth"
+    motion = [stage["datasets"]["train"]["photo_motion"] for stage in (stage5, stage6)]
+    assert motion[1]["max_speed"] > motion[0]["max_speed"]  # the validation pans move 7-19 px per frame
+    assert stage6["train"]["optim_g"]["lr"] < stage5["train"]["optim_g"]["lr"]
+    assert stage6["train"]["total_iter"] == stage6["train"]["scheduler"]["total_iter"]
+    for stage in (stage5, stage6):
+        del stage["name"], stage["path"], stage["datasets"]["train"]["photo_motion"]["max_speed"], stage["val"]["val_freq"]
+        del stage["train"]["optim_g"]["lr"], stage["train"]["total_iter"], stage["train"]["scheduler"]["total_iter"]
+    assert stage6 == stage5
+
+
 @pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2")])
 def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
     skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
