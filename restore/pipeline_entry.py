@@ -50,15 +50,16 @@ def check_dataroots(opt: dict) -> None:
     """Every ``dataroot*`` path exists (relative ones under the repository root), before
     BasicSR creates any experiment or results folder."""
     for phase, dataset in (opt.get("datasets") or {}).items():
+        entries = [(key, key, value) for key, value in (dataset or {}).items()]
         # a source given as a mapping (photo_motion: {dataroot: ...}) is checked too
-        nested = [(f"{key}: {inner}", value) for key, source in (dataset or {}).items() if isinstance(source, dict)
-                  for inner, value in source.items()]
-        for key, value in [*(dataset or {}).items(), *nested]:
-            if key.split(": ")[-1].startswith("dataroot") and isinstance(value, str):
+        entries += [(f"{key}: {inner}", inner, value) for key, source in (dataset or {}).items()
+                    if isinstance(source, dict) for inner, value in source.items()]
+        for label, key, value in entries:
+            if key.startswith("dataroot") and isinstance(value, str):
                 path = Path(value).expanduser()
                 path = path if path.is_absolute() else REPO_ROOT / path
                 if not path.exists():
-                    raise OptionsError(f"{key} of dataset '{phase}' not found: {path}")
+                    raise OptionsError(f"{label} of dataset '{phase}' not found: {path}")
 
 
 def with_forced_dataroots(opt: dict, force_yml: list[str]) -> dict:

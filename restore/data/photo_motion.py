@@ -115,7 +115,7 @@ def motion_clip(photo: np.ndarray, frames: int, size: int, rng: random.Random, m
     for index in range(frames):
         s = float(scales[index])
         centre_y, centre_x = start_y + offsets_y[index], start_x + offsets_x[index]
-        matrix = np.array([[s, 0, size / 2 - s * centre_x], [0, s, size / 2 - s * centre_y]])
+        matrix = np.array([[s, 0, corner - s * centre_x], [0, s, corner - s * centre_y]])
         clip.append(cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_CUBIC,
                                    borderMode=cv2.BORDER_REFLECT))
     return np.stack(clip)

@@ -216,16 +216,20 @@ class VideoClipDataset(data.Dataset):
     def __len__(self) -> int:
         return len(self.sequences)
 
+    def _draws_still(self, rng: random.Random) -> bool:
+        """Whether this training clip is a still shot; no draw at all when still_prob is 0."""
+        return self.train and bool(self.still_prob) and rng.random() < self.still_prob
+
     def _moving_photo(self, photo: _PhotoFile, rng: random.Random) -> np.ndarray:
         """A new clip from one photo; validation (seeded by index) gets the same clip every time."""
-        still = self.train and bool(self.still_prob) and rng.random() < self.still_prob
-        return motion_clip(photo.frames([0])[0], self.num_frames, int(self.gt_size), rng, self.motion, still)
+        return motion_clip(photo.frames([0])[0], self.num_frames, int(self.gt_size), rng, self.motion,
+                           self._draws_still(rng))
 
     def _sequence_clip(self, sequence: _FrameSequence | _VideoFileSequence | _MemorySequence,
                        rng: random.Random) -> np.ndarray:
         """A random run of frames of a stored sequence, cropped."""
         indices = self._clip_indices(len(sequence), rng)
-        if self.train and self.still_prob and rng.random() < self.still_prob:
+        if self._draws_still(rng):
             indices = [rng.choice(indices)] * len(indices)
         frames = sequence.frames(indices)
         top, left, height, width = self._crop_box(*frames[0].shape[:2], rng)
