@@ -145,7 +145,7 @@ def test_video_stage6_restarts_stage5_with_a_faster_camera_and_changes_nothing_e
     assert stage6 == stage5
 
 
-@pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2")])
+@pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2"), ("_stage4", "_stage3")])
 def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
     skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
     base = yaml.safe_load((OPTIONS / f"weights_uformer_t_gauss{stage}.yml").read_text())
