@@ -29,7 +29,7 @@ def test_frames_carry_independent_noise():
 
 def test_bundled_models_on_small_still_shots(tmp_path, capsys):
     out = tmp_path / "still.md"
-    assert benchmark_still_shot.main(["--size", "32", "--photos", "chelsea,camera", "--out", str(out)]) == 0
+    assert benchmark_still_shot.main(["--size", "64", "--photos", "chelsea,camera", "--out", str(out)]) == 0
     report = out.read_text()
     assert report in capsys.readouterr().out
     rows = table_rows(report)
