@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import restore  # noqa: F401  (must precede basicsr)
-from restore.benchmark_quality import BenchmarkError, accepts_sigma, load_models, model_method, write_text
+from restore.benchmark_quality import BenchmarkError, accepts_sigma, load_models, model_method, print_report
 from restore.benchmark_still_shot import still_shot
 
 
@@ -113,15 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     table = {level: measure(level, args.frames, args.size, args.sigma, args.seed, models)
              for level in tqdm(levels, desc="flat fields", unit="level")}
     report = markdown(table, args.frames, args.sigma, args.size)
-    print(report)
-    if args.out is not None:
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            write_text(args.out, report)
-        except OSError as error:
-            print(f"error: cannot write {args.out}: {error}", file=sys.stderr)
-            return 2
-    return 0
+    return print_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -407,6 +407,20 @@ def write_text(path: Path, text: str) -> None:
     replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def print_report(report: str, out: Path | None) -> int:
+    """Print a Markdown table and, given ``out``, write it there too; the exit status."""
+    print(report)
+    if out is None:
+        return 0
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(out, report)
+    except OSError as error:
+        print(f"error: cannot write {out}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 # ----------------------------------------------------------------------------- CLI
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -31,7 +31,7 @@ from restore.benchmark_quality import (
     image_metrics,
     load_models,
     model_method,
-    write_text,
+    print_report,
 )
 from restore.scripts.make_sample_corpus import EVAL_PHOTOS, load_rgb
 
@@ -130,15 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     table = {name: measure(name, clean, args.frames, args.sigma, args.seed, video_models, image_models)
              for name, clean in tqdm(photos.items(), desc="still shots", unit="photo")}
     report = markdown(table, args.frames, args.sigma, size)
-    print(report)
-    if args.out is not None:
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            write_text(args.out, report)
-        except OSError as error:
-            print(f"error: cannot write {args.out}: {error}", file=sys.stderr)
-            return 2
-    return 0
+    return print_report(report, args.out)
 
 
 if __name__ == "__main__":
