@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+from restore.api import Denoiser
 from restore.archs.padding import pad_to_multiple
+from restore.benchmark_quality import add_noise_uint8, centre_crop, image_metrics
+from restore.scripts.make_sample_corpus import load_rgb
 
 
 @pytest.mark.parametrize("height, width, multiple", [(5, 6, 8), (2, 3, 16), (30, 31, 128), (128, 64, 128)])
@@ -23,3 +26,20 @@ def test_clips_are_padded_in_space_only_and_lines_repeat():
     assert padded.shape == (1, 3, 7, 16, 16) and torch.equal(padded[..., :5, :6], clip)
     line = torch.randn(1, 3, 1, 7)  # one row: nothing to mirror, the edge repeats
     assert torch.equal(pad_to_multiple(line, 8), line[..., [0] * 8, :][..., list(range(7)) + [6]])
+
+
+def test_a_tiny_input_denoises_almost_as_well_as_inside_a_photo():
+    """32x32 pads to 128x128: three quarters of what the network sees is padding. Mirrored,
+    the shipped model loses 0.56 dB on these crops against the same pixels denoised inside
+    a 128x128 crop; with the edge row repeated (the old padding) it lost 3.0 dB."""
+    torch.set_num_threads(1)
+    model = Denoiser.from_pretrained("uformer_t_skipat_gauss", device="cpu")
+    gaps = []
+    for i, photo in enumerate(["chelsea", "camera", "coins", "motorcycle_left"]):  # held out
+        clean = centre_crop(load_rgb(photo), 128, 128)
+        noisy = add_noise_uint8(clean, 30, [0, i])
+        inside = model(noisy, sigma=30)[48:80, 48:80]
+        alone = model(noisy[48:80, 48:80], sigma=30)
+        target = clean[48:80, 48:80]
+        gaps.append(image_metrics(target, inside)[0] - image_metrics(target, alone)[0])
+    assert np.mean(gaps) < 1.0, gaps
