@@ -86,11 +86,13 @@ def test_dataroots_are_checked_after_force_yml_overrides(tmp_path):
     check_dataroots(with_forced_dataroots(opt, overrides + ["train:total_iter=4"]))
 
 
-def test_training_autocast_modes():
+def test_training_autocast_modes(monkeypatch):
     import torch
 
-    from restore.models.denoise_model import training_autocast
+    from restore.models import autocast
+    from restore.models.autocast import training_autocast
 
+    monkeypatch.setattr(autocast, "bf16_is_native", lambda device: True)
     with training_autocast("bf16", torch.device("cpu")):
         out = torch.nn.Linear(4, 4)(torch.ones(2, 4))
     assert out.dtype == torch.bfloat16
@@ -98,3 +100,17 @@ def test_training_autocast_modes():
         assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
     with pytest.raises(ValueError, match="autocast"):
         training_autocast("fp8", torch.device("cpu"))
+
+
+def test_bf16_autocast_falls_back_to_float32_where_bf16_would_be_emulated(monkeypatch):
+    import torch
+
+    from restore.models import autocast
+
+    assert isinstance(autocast.bf16_is_native(torch.device("cpu")), bool)
+    warned = []
+    monkeypatch.setattr(autocast, "bf16_is_native", lambda device: False)
+    monkeypatch.setattr(autocast, "_warn_emulated", warned.append)
+    with autocast.training_autocast("bf16", torch.device("cpu")):
+        assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
+    assert warned == ["cpu"]
