@@ -191,7 +191,7 @@ def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_pa
     force = [f"name={name}", "train:total_iter=2", "train:scheduler:total_iter=2", "train:scheduler:warmup_iter=1",
              "datasets:train:batch_size_per_gpu=1", "datasets:train:num_worker_per_gpu=0",
              "datasets:train:dataset_enlarge_ratio=1", "logger:print_freq=1", "logger:use_tb_logger=False",
-             "logger:save_checkpoint_freq=2", "val:val_freq=2", *roots, *SHRINK[first_stage(option_file)]]
+             "logger:save_checkpoint_freq=2", *roots, *SHRINK[first_stage(option_file)]]
     if option_file != first_stage(option_file):  # later stages start from the last stage's checkpoint: give them a fresh one
         network = dict(yaml.safe_load((OPTIONS / option_file).read_text())["network_g"])
         torch.manual_seed(0)
