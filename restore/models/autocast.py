@@ -1,8 +1,8 @@
 """bf16 autocast for the training forward pass, used only where the hardware runs bf16.
 
-On CPUs without AVX512 (AVX2 laptops and many AMD servers) oneDNN emulates bfloat16: a
-Uformer-T + SkipAt AdamW step on 4 x 128^2 crops took 40 s there against 3.7 s in float32
-(one thread, best of 3), while an AVX512-BF16 CPU ran it in 0.87 s against 1.36 s. So
+On CPUs with AVX2 but no AVX512 oneDNN emulates bfloat16: a Uformer-T + SkipAt AdamW step
+on 4 x 128^2 crops took 40 s on an AVX2 AMD EPYC against 3.7 s in float32 (one thread, best
+of 3), while an AVX512-BF16 CPU ran a Uformer-T step in 0.87 s against 1.36 s. So
 ``train.autocast: bf16`` falls back to float32, with one warning, where bf16 would be slow.
 """
 import contextlib
