@@ -1,6 +1,6 @@
 """``bash run.sh demo``: denoise held-out samples with the bundled weights, no download.
 
-Default (about 20 s on a laptop CPU):
+Default (about 75 s on one of this project's 2-core CPUs, after the install):
 
 1. a held-out photo (skimage's chelsea, never trained on) with seeded Gaussian noise,
    σ = 30, quantised to 8 bits, through the image CLI and the default model

@@ -90,16 +90,15 @@ def test_training_autocast_modes(monkeypatch):
     import torch
 
     from restore.models import autocast
-    from restore.models.autocast import training_autocast
 
     monkeypatch.setattr(autocast, "bf16_is_native", lambda device: True)
-    with training_autocast("bf16", torch.device("cpu")):
+    with autocast.training_autocast("bf16", torch.device("cpu")):
         out = torch.nn.Linear(4, 4)(torch.ones(2, 4))
     assert out.dtype == torch.bfloat16
-    with training_autocast(None, torch.device("cpu")):
+    with autocast.training_autocast(None, torch.device("cpu")):
         assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
     with pytest.raises(ValueError, match="autocast"):
-        training_autocast("fp8", torch.device("cpu"))
+        autocast.training_autocast("fp8", torch.device("cpu"))
 
 
 def test_bf16_autocast_falls_back_to_float32_where_bf16_would_be_emulated(monkeypatch):
