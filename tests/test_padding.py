@@ -5,8 +5,8 @@ import torch
 
 from restore.api import Denoiser
 from restore.archs.padding import pad_to_multiple
-from restore.benchmark_quality import add_noise_uint8, centre_crop, image_metrics
-from restore.scripts.make_sample_corpus import load_rgb
+from restore.benchmarks.quality import add_noise_uint8, centre_crop, image_metrics
+from restore.data.photos import load_rgb
 
 
 @pytest.mark.parametrize("height, width, multiple", [(5, 6, 8), (2, 3, 16), (30, 31, 128), (128, 64, 128)])

@@ -3,12 +3,23 @@ import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from _thread_fixtures import threads  # noqa: F401  (a fixture)
+from restore.archs import fused_ops
+from restore.archs.fused_ops import plain_kernels
 from restore.archs.skipat import ECA, ConvPhi, SkipAtPhi, build_phi, eca_kernel_size
 from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer
 from restore.archs.uformer_skipat_arch import SkipAtBlock, UformerSkipAt
-from restore.flops import count_macs
+from restore.inference.flops import count_macs
 
 TINY = dict(embed_dim=8, depths=[1, 2, 1, 1, 2, 1, 2, 1, 1], img_size=64, modulator=True)
+
+
+def record_output(method, store: dict, key):
+    """Wrap a bound method so that its output is stored under ``key``."""
+    def wrapped(*args, **kwargs):
+        store[key] = method(*args, **kwargs)
+        return store[key]
+    return wrapped
 
 
 def test_eca_kernel_follows_eca_net_rule():
@@ -71,8 +82,7 @@ def test_phi_is_fed_by_the_matching_encoder_block():
     produced = {}
     for i in range(4):
         for k, block in enumerate(getattr(model, f"encoderlayer_{i}").blocks):
-            block.register_forward_hook(
-                lambda m, args, out, key=(i, k): produced.__setitem__(key, out[1]))
+            block.window_attention = record_output(block.window_attention, produced, (i, k))
     with torch.no_grad():
         model(torch.rand(1, 3, 64, 64))
     depths = TINY["depths"]
@@ -80,6 +90,30 @@ def test_phi_is_fed_by_the_matching_encoder_block():
         encoder_level = 3 - j
         source = (encoder_level, min(k, depths[encoder_level] - 1))
         assert tensor is produced[source], (j, k)
+
+
+def test_baseline_encoder_is_plain_uformer():
+    """SkipAt reads the encoder's WSA outputs without changing what Uformer's levels return."""
+    model = UformerSkipAt(**TINY).eval()
+    x = torch.rand(1, 64, 64, 8)
+    assert isinstance(model.encoderlayer_0(x), torch.Tensor)
+    assert not any(hasattr(Uformer, name) for name in ("_keeps_wsa", "_run_decoder_level", "_decoder_level"))
+
+
+@pytest.mark.parametrize("phi", ["skipat", "identity", "conv"])
+def test_inference_paths_equal_plain_ops_and_training_path(monkeypatch, phi, threads):
+    """Banded Phi and feed-forwards (bands of a few rows), and the concatenation written
+    straight into one buffer, give what plain ops and the training path (no dropout) give."""
+    monkeypatch.setattr(fused_ops, "BAND_BYTES", 20_000)
+    model = UformerSkipAt(**TINY, drop_path_rate=0.0, skip_levels=[0, 2, 3], phi=phi).eval()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        fused = model(x)
+        with plain_kernels():
+            plain = model(x)
+        trained = model.train()(x)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fused, trained, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("phi", ["skipat", "identity", "conv"])

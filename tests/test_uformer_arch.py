@@ -6,8 +6,11 @@ import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from _thread_fixtures import threads  # noqa: F401  (a fixture)
+from restore.archs import fused_ops
+from restore.archs.fused_ops import plain_kernels
 from restore.archs.uformer_arch import Uformer
-from restore.checkpoints import CheckpointError, load_weights
+from restore.io.checkpoints import WeightsError, load_weights
 from restore.scripts.make_uformer_reference import CASES, reference_input, reference_weights
 
 DATA = Path(__file__).parent / "data"
@@ -87,14 +90,14 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
 def test_checkpoint_of_another_size_is_refused_clearly(tmp_path):
     path = tmp_path / "s.pth"
     torch.save({"state_dict": Uformer(preset="S").state_dict()}, path)
-    with pytest.raises(CheckpointError, match="does not fit Uformer"):
+    with pytest.raises(WeightsError, match="does not fit Uformer"):
         load_weights(Uformer(preset="T"), path)
 
 
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {}, "hook": Path("x")}, path)  # a non-tensor object
-    with pytest.raises(CheckpointError):
+    with pytest.raises(WeightsError):
         load_weights(Uformer(preset="T"), path)
 
 
@@ -131,17 +134,18 @@ def test_unknown_keyword_and_preset_are_refused():
         Uformer(preset="XL")
 
 
-def test_fused_and_explicit_attention_agree():
+def test_fused_kernels_and_plain_ops_agree(monkeypatch, threads):
+    """Fused attention, oneDNN kernels and (on one thread) feed-forwards in bands of a few
+    rows against plain ops."""
+    monkeypatch.setattr(fused_ops, "BAND_BYTES", 100_000)
     model = Uformer(embed_dim=8, depths=[1, 2, 1, 1, 2, 1, 1, 2, 1], img_size=256,
                     modulator=True).eval()
     x = torch.rand(1, 3, 256, 256)
     with torch.no_grad():
         fused = model(x)
-        for m in model.modules():
-            if hasattr(m, "fused"):
-                m.fused = False
-        explicit = model(x)
-    torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=0)
+        with plain_kernels():
+            plain = model(x)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=0)
 
 
 def test_gradients_reach_every_parameter():

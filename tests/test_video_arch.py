@@ -3,6 +3,8 @@ import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from _thread_fixtures import threads  # noqa: F401  (a fixture)
+from restore.archs.fused_ops import plain_kernels
 from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
 from restore.archs.video_uniformer_blocks import GlobalAttention, GlobalBlock, ReusedAttention
 
@@ -65,13 +67,33 @@ def test_skipat_decoder_attention_is_the_encoders() -> None:
         torch.testing.assert_close(enc.sum(-1), torch.ones_like(enc.sum(-1)))  # softmax rows
 
 
-def test_fused_and_explicit_attention_agree() -> None:
+def test_fused_explicit_and_kept_attention_agree() -> None:
     attention = GlobalAttention(32, 2).eval()
     x = torch.rand(2, 50, 32)
-    fused, none = attention(x)
-    explicit, matrix = attention(x, return_attention=True)
-    assert none is None and matrix.shape == (2, 2, 50, 50)
-    torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        fused = attention(x)
+        kept, matrix = attention.forward_keeping_matrix(x)
+        with plain_kernels():
+            explicit = attention(x)
+            plain_kept, plain_matrix = attention.forward_keeping_matrix(x)
+    assert matrix.shape == plain_matrix.shape == (2, 2, 50, 50)
+    for out in (kept, explicit, plain_kept):
+        torch.testing.assert_close(out, fused, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(matrix.float(), plain_matrix, rtol=0, atol=4e-3)  # bf16 where native
+
+
+@pytest.mark.parametrize("cls", [UniformerVideo, UniformerVideoSkipAt])
+def test_inference_kernels_and_plain_ops_agree(cls, threads) -> None:
+    """Fused kernels, and A kept whole or in chunks (then in bf16 where native), against
+    plain float32 ops."""
+    torch.manual_seed(0)
+    net = cls(noise_map=True, **TINY).eval()
+    x = torch.rand(1, 3, 4, 48, 40)
+    with torch.no_grad():
+        fused = net(x)
+        with plain_kernels():
+            plain = net(x)
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-4 if cls is UniformerVideoSkipAt else 1e-5)
 
 
 def test_skipat_gradients_reach_encoder_queries_through_reused_attention() -> None:
@@ -82,7 +104,7 @@ def test_skipat_gradients_reach_encoder_queries_through_reused_attention() -> No
 
 
 def test_default_size_flops_match_paper_table6() -> None:
-    from restore.benchmark_video import gmacs_per_frame
+    from restore.benchmarks.video import gmacs_per_frame
 
     base = gmacs_per_frame(UniformerVideo, frames=7, size=256)
     skip = gmacs_per_frame(UniformerVideoSkipAt, frames=7, size=256)

@@ -3,7 +3,5 @@ in BasicSR's ``ARCH_REGISTRY`` and can be named by ``type:`` in option files."""
 import importlib
 from pathlib import Path
 
-from restore import _compat  # noqa: F401
-
 for _file in sorted(Path(__file__).parent.glob("*_arch.py")):
     importlib.import_module(f"{__name__}.{_file.stem}")

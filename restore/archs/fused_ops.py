@@ -1,66 +1,182 @@
-"""Linear, linear+GELU and conv+GELU as single oneDNN kernels for CPU inference.
+"""The one switch between fused and plain kernels, and the fused kernels themselves.
 
-Bias and GELU then run in the GEMM/conv epilogue instead of extra passes over the
-(often 4x-wide) output; results equal the plain ops to float precision. These are
-the kernels torch's own compiler emits on x86. Training, other devices and builds
-without oneDNN take the plain path.
+Every network here asks ``fused_kernels()`` before it takes a fused, banded or
+chunked path:
+
+* oneDNN's linear, linear+GELU and conv+GELU/LeakyReLU (bias and activation run in
+  the GEMM/conv epilogue instead of extra passes over the often 4x-wide output);
+* ``conv_mlp``: Uformer's LeFF and SkipAt's Phi in row bands that stay in cache;
+* ``concat_sums``: sums written straight into their slices of one buffer;
+* ``scaled_dot_product_attention`` instead of an explicit softmax;
+* the chunked attention of ``attention_ops``, which keeps SkipAt's matrix A.
+
+Inside ``plain_kernels()`` they all run plain PyTorch ops with the same arithmetic:
+``torch.utils.flop_counter`` needs that (it cannot see oneDNN's fused ops nor the
+CPU flash-attention kernel), ONNX export traces it, and tests compare the two paths.
+The switch is per thread (a context variable).
+
+Except for ``scaled_dot_product_attention``, these paths have no backward: under
+autograd the plain ops run whatever the switch says. The oneDNN ones also need a
+float32 CPU tensor.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from restore.archs.layers import to_nchw, to_nhwc
+
 _OPS = getattr(torch.ops, "mkldnn", None)
 HAVE_FUSED = (torch.backends.mkldnn.is_available()
               and hasattr(_OPS, "_linear_pointwise") and hasattr(_OPS, "_convolution_pointwise"))
 
-
-_enabled = True
+_FUSED = ContextVar("fused_kernels", default=True)
 
 
 @contextmanager
-def plain_kernels():
-    """Run the unfused ops, e.g. for ``flop_counter``, which cannot see the fused ones."""
-    global _enabled
-    saved, _enabled = _enabled, False
+def plain_kernels() -> Iterator[None]:
+    """Run every network with plain ops only: unfused linears and convs, explicit softmax
+    attention, no banded or chunked inference paths."""
+    token = _FUSED.set(False)
     try:
         yield
     finally:
-        _enabled = saved
+        _FUSED.reset(token)
 
 
-def _can_fuse(x: torch.Tensor) -> bool:
-    """Only without autograd: the fused kernels have no backward."""
-    return (_enabled and HAVE_FUSED and x.device.type == "cpu" and x.dtype == torch.float32
-            and not torch.is_grad_enabled())
+def fused_kernels() -> bool:
+    """The switch: False inside ``plain_kernels()``, else True."""
+    return _FUSED.get()
+
+
+def _onednn(x: torch.Tensor) -> bool:
+    """oneDNN's fused float32 kernels: never under autocast, whose weights may be bf16."""
+    return (fused_kernels() and HAVE_FUSED and x.device.type == "cpu" and x.dtype == torch.float32
+            and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu"))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.linear``; oneDNN's kernel adds the bias in its epilogue, where ``addmm`` first
     copies the bias into the whole output (measured about 2x faster for our shapes)."""
-    if not _can_fuse(x):
+    if not _onednn(x):
         return F.linear(x, weight, bias)
     flat = x.reshape(-1, x.shape[-1])
     out = _OPS._linear_pointwise(flat, weight, bias, "none", [], "none")
     return out.view(*x.shape[:-1], out.shape[-1])
 
 
-def linear_gelu(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``gelu(linear(x))`` over the last dim of ``x``."""
-    if not _can_fuse(x):
-        return F.gelu(linear(x))
+def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+                ) -> torch.Tensor:
+    """``gelu(F.linear(x, weight, bias))``."""
+    if not _onednn(x):
+        return F.gelu(F.linear(x, weight, bias))
     flat = x.reshape(-1, x.shape[-1])
-    out = _OPS._linear_pointwise(flat, linear.weight, linear.bias, "gelu", [], "none")
+    out = _OPS._linear_pointwise(flat, weight, bias, "gelu", [], "none")
     return out.view(*x.shape[:-1], out.shape[-1])
+
+
+def _conv_pointwise(conv: nn.Conv2d | nn.Conv3d, x: torch.Tensor, attr: str,
+                    scalars: list[float]) -> torch.Tensor:
+    return _OPS._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding),
+                                       list(conv.stride), list(conv.dilation), conv.groups,
+                                       attr, scalars, "none")
+
+
+def _conv_fuses(conv: nn.Conv2d | nn.Conv3d, x: torch.Tensor) -> bool:
+    return _onednn(x) and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
 
 
 def conv_gelu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """``gelu(conv(x))`` for an NCHW tensor (channels-last memory preferred)."""
-    if not _can_fuse(x) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+    if not _conv_fuses(conv, x):
         return F.gelu(conv(x))
-    return _OPS._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding),
-                                       list(conv.stride), list(conv.dilation), conv.groups,
-                                       "gelu", [], "none")
+    return _conv_pointwise(conv, x, "gelu", [])
+
+
+def conv_leaky_relu(conv: nn.Conv2d | nn.Conv3d, x: torch.Tensor, slope: float) -> torch.Tensor:
+    """``leaky_relu(conv(x), slope)`` for a 2-D or 3-D conv. oneDNN keeps channels-last
+    memory, where PyTorch's heuristics send a batch-1 input with few channels to a slow
+    unfused conv that returns contiguous memory."""
+    if not _conv_fuses(conv, x):
+        return F.leaky_relu(conv(x), slope)
+    return _conv_pointwise(conv, x, "leaky_relu", [slope])
+
+
+def concat_sums(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """``torch.cat([a + b for a, b in pairs], dim=-1)``; at inference each sum is written
+    straight into its slice of one buffer, so neither the sums nor a concatenation of
+    either side is ever built."""
+    if not fused_kernels() or torch.is_grad_enabled():
+        return torch.cat([a + b for a, b in pairs], dim=-1)
+    first = pairs[0][0]
+    out = first.new_empty(*first.shape[:-1], sum(a.shape[-1] for a, _ in pairs))
+    start = 0
+    for a, b in pairs:
+        torch.add(a, b, out=out[..., start:start + a.shape[-1]])
+        start += a.shape[-1]
+    return out
+
+
+# Bytes of hidden activations per band in ``conv_mlp``: a band then stays in cache instead
+# of passing through memory. On the Uformer-T feed-forwards at 512 x 512 (one thread), 1-16
+# MiB bands ran alike, and 1.3-1.7x faster than the whole grid at the two finest levels.
+# With several threads each band's ops are split again and every op ends in a barrier; on
+# a 2-core machine shared with other work that cost more than banding saved, so bands are
+# only used by a single thread (as when tiles run in parallel processes).
+BAND_BYTES = 4 * 2 ** 20
+
+
+def _keeps_size(conv: nn.Conv2d) -> bool:
+    """An odd, stride-1, zero-padded conv whose output has its input's size."""
+    return (conv.padding_mode == "zeros" and tuple(conv.stride) == (1, 1)
+            and tuple(conv.dilation) == (1, 1) and all(k % 2 for k in conv.kernel_size)
+            and tuple(conv.padding) == tuple(k // 2 for k in conv.kernel_size))
+
+
+def conv_mlp(x: torch.Tensor, fc1: nn.Linear, dwconv: nn.Conv2d, fc2: nn.Linear,
+             norm: nn.Module | None = None, residual: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """``residual + fc2(gelu(dwconv(gelu(fc1(norm(x))))))`` on a (B, H, W, C) grid.
+
+    With the oneDNN kernels on one thread, and a conv that keeps the grid size, it runs in
+    bands of rows (``BAND_BYTES``), each read with the rows of halo that the conv needs: the
+    wide hidden activations stay in cache instead of making full-size passes through
+    memory, and the result equals the whole-grid computation.
+    """
+    if not _onednn(x) or not _keeps_size(dwconv) or torch.get_num_threads() > 1:
+        hidden = linear_gelu(x if norm is None else norm(x), fc1.weight, fc1.bias)
+        out = linear(to_nhwc(conv_gelu(dwconv, to_nchw(hidden))), fc2.weight, fc2.bias)
+        return out if residual is None else residual + out
+    height, width = x.shape[1:3]
+    rows = max(1, BAND_BYTES // (x.shape[0] * width * fc1.out_features * x.element_size()))
+    out = x.new_empty(*x.shape[:-1], fc2.out_features)
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        band = _conv_mlp_rows(x, top, bottom, fc1, dwconv, fc2, norm)
+        if residual is None:
+            out[:, top:bottom] = band
+        else:
+            torch.add(residual[:, top:bottom], band, out=out[:, top:bottom])
+    return out
+
+
+def _conv_mlp_rows(x: torch.Tensor, top: int, bottom: int, fc1: nn.Linear, dwconv: nn.Conv2d,
+                   fc2: nn.Linear, norm: nn.Module | None) -> torch.Tensor:
+    """Rows ``top:bottom`` of ``conv_mlp`` without the residual, from those rows and their halo."""
+    halo = dwconv.kernel_size[0] // 2
+    first, last = max(top - halo, 0), min(bottom + halo, x.shape[1])
+    band = x[:, first:last]
+    hidden = linear_gelu(band if norm is None else norm(band), fc1.weight, fc1.bias)
+    # zero rows where the grid's border cuts the halo short; the output rows that this
+    # padding adds on the other side lie outside top:bottom and are dropped
+    pad = 0 if (first, last) == (top - halo, bottom + halo) else halo
+    hidden = _OPS._convolution_pointwise(
+        to_nchw(hidden), dwconv.weight, dwconv.bias, [pad, dwconv.padding[1]],
+        list(dwconv.stride), list(dwconv.dilation), dwconv.groups, "gelu", [], "none")
+    start = top - first - halo + pad
+    return linear(to_nhwc(hidden)[:, start:start + bottom - top], fc2.weight, fc2.bias)

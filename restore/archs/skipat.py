@@ -13,8 +13,8 @@ import math
 import torch
 from torch import nn
 
-from restore.archs.fused_ops import conv_gelu, linear, linear_gelu
-from restore.archs.uformer_layers import conv_nhwc, to_nchw, to_nhwc
+from restore.archs.fused_ops import conv_mlp
+from restore.archs.uformer_layers import conv_nhwc
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -51,9 +51,7 @@ class SkipAtPhi(nn.Module):
         self.eca = ECA(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = linear_gelu(self.fc1, x)
-        x = to_nhwc(conv_gelu(self.dwconv, to_nchw(x)))
-        return self.eca(linear(x, self.fc2.weight, self.fc2.bias))
+        return self.eca(conv_mlp(x, self.fc1, self.dwconv, self.fc2))
 
 
 class ConvPhi(nn.Module):

@@ -85,17 +85,13 @@ class UformerLevel(nn.Module):
                                   drop_path=drop_path[i], **block_kwargs)
             for i in range(depth)])
 
-    def forward(self, x: torch.Tensor, keep_wsa: bool = False
-                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        wsa_outputs = []
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             if self.use_checkpoint and self.training:
-                x, wsa = checkpoint(block, x, use_reentrant=False)
+                x = checkpoint(block, x, use_reentrant=False)
             else:
-                x, wsa = block(x)
-            if keep_wsa:
-                wsa_outputs.append(wsa)
-        return x, wsa_outputs
+                x = block(x)
+        return x
 
 
 @ARCH_REGISTRY.register()
@@ -128,7 +124,7 @@ class Uformer(nn.Module):
                       token_mlp=config["token_mlp"], shift_flag=config["shift_flag"],
                       use_checkpoint=use_checkpoint, win_size=win)
 
-        enc_dpr = torch.linspace(0, rate, sum(depths[:4])).tolist()
+        enc_dpr = torch.linspace(0, rate, sum(depths[:4]), device="cpu").tolist()
         dec_dpr = enc_dpr[::-1]
         enc_slices = [enc_dpr[sum(depths[:i]):sum(depths[:i + 1])] for i in range(4)]
         dec_slices = [dec_dpr[sum(depths[5:5 + j]):sum(depths[5:6 + j])] for j in range(4)]
@@ -146,15 +142,11 @@ class Uformer(nn.Module):
         for j in range(4):
             in_dim = dim * 16 if j == 0 else dim * 2 ** (5 - j)
             setattr(self, f"upsample_{j}", Upsample(in_dim, dim * 2 ** (3 - j)))
-            setattr(self, f"decoderlayer_{j}", self._decoder_level(
-                j, dim * 2 ** (4 - j), size // 2 ** (3 - j), depths[5 + j], num_heads[5 + j],
-                dec_slices[j], modulator=config["modulator"], **shared))
+            setattr(self, f"decoderlayer_{j}", UformerLevel(
+                dim * 2 ** (4 - j), size // 2 ** (3 - j), depths[5 + j], num_heads[5 + j],
+                drop_path=dec_slices[j], modulator=config["modulator"], **shared))
         self.pad_multiple = self._pad_multiple(size, win)
         self.apply(init_transformer_weights)
-
-    def _decoder_level(self, index: int, dim: int, resolution: int, depth: int, heads: int,
-                       drop_path: Sequence[float], **kwargs) -> nn.Module:
-        return UformerLevel(dim, resolution, depth, heads, drop_path=drop_path, **kwargs)
 
     @staticmethod
     def _pad_multiple(img_size: int, win: int) -> int:
@@ -178,34 +170,21 @@ class Uformer(nn.Module):
         self.check_input(x)
         height, width = x.shape[-2:]
         x = pad_to_multiple(x, self.pad_multiple)
-        y = self.output_proj(self.decode(*self.encode(self.pos_drop(self.input_proj(x)))))
+        y = self.output_proj(self.features(self.pos_drop(self.input_proj(x))))
         out = x + y if self.dd_in == 3 else y
         return out[..., :height, :width]
 
-    def encode(self, x: torch.Tensor
-               ) -> tuple[torch.Tensor, list[torch.Tensor], list[list[torch.Tensor]]]:
-        """Bottleneck output, encoder skips, and the encoder WSA outputs a decoder wants."""
-        skips, wsa = [], []
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The U-net between the projections, on a (B, H, W, C) grid: encoder levels,
+        bottleneck, then decoder levels fed the upsampled features and the encoder skip."""
+        skips = []
         for i in range(4):
-            x, level_wsa = getattr(self, f"encoderlayer_{i}")(x, keep_wsa=self._keeps_wsa(i))
+            x = getattr(self, f"encoderlayer_{i}")(x)
             skips.append(x)
-            wsa.append(level_wsa)
             x = getattr(self, f"dowsample_{i}")(x)
-        x, _ = self.conv(x)
-        return x, skips, wsa
-
-    def _keeps_wsa(self, encoder_level: int) -> bool:
-        return False
-
-    def decode(self, x: torch.Tensor, skips: list[torch.Tensor],
-               wsa: list[list[torch.Tensor]]) -> torch.Tensor:
+        x = self.conv(x)
         for j in range(4):
             up = getattr(self, f"upsample_{j}")(x)
-            x = torch.cat([up, skips[3 - j]], dim=-1)
-            x = self._run_decoder_level(j, x, up, wsa[3 - j])
+            x = getattr(self, f"decoderlayer_{j}")(torch.cat([up, skips.pop()], dim=-1))
         return x
-
-    def _run_decoder_level(self, index: int, x: torch.Tensor, up: torch.Tensor,
-                           encoder_wsa: list[torch.Tensor]) -> torch.Tensor:
-        return getattr(self, f"decoderlayer_{index}")(x)[0]
 

@@ -15,36 +15,12 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from restore.archs.fused_ops import conv_gelu, linear, linear_gelu
+from restore.archs.fused_ops import conv_mlp, fused_kernels, linear
+from restore.archs.layers import DropPath, to_nchw, to_nhwc
 
 # The official code fills masked attention logits with -100, not -inf; keep it
 # so that outputs match the official model to float precision.
 MASK_VALUE = -100.0
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drops a whole residual branch per sample while training."""
-
-    def __init__(self, p: float = 0.0):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.p
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
-
-
-def to_nchw(x: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, C) grid -> (B, C, H, W) view in channels-last memory: no copy."""
-    return x.permute(0, 3, 1, 2)
-
-
-def to_nhwc(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, H, W, C); a view when ``x`` is channels-last."""
-    return x.permute(0, 2, 3, 1)
 
 
 def conv_nhwc(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +53,8 @@ class LinearProjection(nn.Module):
 @functools.lru_cache(maxsize=8)
 def relative_position_index(win: int) -> torch.Tensor:
     """Index into the (2w-1)^2 bias table for every pair of positions in a window."""
-    coords = torch.stack(torch.meshgrid(torch.arange(win), torch.arange(win), indexing="ij"))
+    coords = torch.stack(torch.meshgrid(torch.arange(win, device="cpu"), torch.arange(win, device="cpu"),
+                                        indexing="ij"))
     coords = coords.flatten(1)
     rel = rearrange(coords[:, :, None] - coords[:, None, :], "two n m -> n m two") + (win - 1)
     return rel[..., 0] * (2 * win - 1) + rel[..., 1]
@@ -86,8 +63,8 @@ def relative_position_index(win: int) -> torch.Tensor:
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside non-overlapping windows, with relative position bias.
 
-    ``fused=True`` runs ``scaled_dot_product_attention``; the explicit softmax path
-    is kept for when the attention matrix itself is wanted.
+    Runs ``scaled_dot_product_attention``, or inside ``fused_ops.plain_kernels()`` the
+    explicit softmax it computes (what ``flop_counter`` can count).
     """
 
     def __init__(self, dim: int, win_size: int, num_heads: int, qkv_bias: bool = True,
@@ -109,7 +86,6 @@ class WindowAttention(nn.Module):
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
-        self.fused = True
 
     def position_bias(self) -> torch.Tensor:
         """(heads, N, N) additive bias for a window of N = win*win tokens."""
@@ -129,7 +105,7 @@ class WindowAttention(nn.Module):
         nB windows of each image; the others only get the position bias."""
         q, k, v = self.qkv(x)
         bias = self.position_bias().to(q.dtype).unsqueeze(0)  # 1, h, N, N
-        if not self.fused:
+        if not fused_kernels():
             attn = (q * self.scale) @ k.transpose(-2, -1) + bias
             if border_mask is not None:
                 attn = attn.unflatten(0, (images, -1))
@@ -165,10 +141,11 @@ class LeFF(nn.Module):
             nn.GELU())
         self.linear2 = nn.Sequential(nn.Linear(hidden_dim, dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = linear_gelu(self.linear1[0], x)
-        x = to_nhwc(conv_gelu(self.dwconv[0], to_nchw(x)))
-        return linear(x, self.linear2[0].weight, self.linear2[0].bias)
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
+                residual: torch.Tensor | None = None) -> torch.Tensor:
+        """``residual + LeFF(norm(x))``; norm and residual are optional, and fused with
+        the rest at inference (see ``fused_ops.conv_mlp``)."""
+        return conv_mlp(x, self.linear1[0], self.dwconv[0], self.linear2[0], norm, residual)
 
 
 @dataclass(frozen=True)
@@ -273,12 +250,14 @@ class LeWinTransformerBlock(nn.Module):
         return out.view(batch, height, width, channels)
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        """``x + LeFF(LN(x))``; out of training (no drop-path) LN, LeFF and the residual
+        go to ``LeFF`` together, which fuses them at inference."""
+        if self.training:
+            return x + self.drop_path(self.mlp(self.norm2(x)))
+        return self.mlp(x, self.norm2, residual=x)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the block output and its WSA output (for SkipAt decoders)."""
-        wsa = self.window_attention(x)
-        return self.feed_forward(x + self.drop_path(wsa)), wsa
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.feed_forward(x + self.drop_path(self.window_attention(x)))
 
 
 class Downsample(nn.Module):

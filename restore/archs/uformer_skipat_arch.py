@@ -4,6 +4,8 @@ See ``uformer_arch`` for the mapping: decoder level ``j``, block ``k`` takes the
 WSA output of encoder level ``3 - j``, block ``k``, through Phi, concatenated with
 the upsampled features entering level ``j``. Skipped blocks own no ``norm1``,
 ``attn`` or ``modulator``: those weights do not exist, so they cost nothing.
+The encoder levels are Uformer's own; the encoder levels a skipped decoder level
+reads are run block by block so that each block's WSA output can be kept.
 """
 from __future__ import annotations
 
@@ -12,10 +14,34 @@ from collections.abc import Sequence
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
+from restore.archs.fused_ops import concat_sums
+from restore.archs.layers import DropPath
 from restore.archs.skipat import build_phi
-from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer
-from restore.archs.uformer_layers import DropPath, LeFF
+from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer, UformerLevel
+from restore.archs.uformer_layers import LeFF, LeWinTransformerBlock
+from restore.archs.weight_init import init_transformer_weights
+
+
+def block_keeping_wsa(block: LeWinTransformerBlock, x: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A LeWin block's output and its WSA output."""
+    wsa = block.window_attention(x)
+    return block.feed_forward(x + block.drop_path(wsa)), wsa
+
+
+def level_keeping_wsa(level: UformerLevel, x: torch.Tensor
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """An encoder level's output and the WSA output of each of its blocks."""
+    wsa_outputs = []
+    for block in level.blocks:
+        if level.use_checkpoint and level.training:
+            x, wsa = checkpoint(block_keeping_wsa, block, x, use_reentrant=False)
+        else:
+            x, wsa = block_keeping_wsa(block, x)
+        wsa_outputs.append(wsa)
+    return x, wsa_outputs
 
 
 class SkipAtBlock(nn.Module):
@@ -29,10 +55,20 @@ class SkipAtBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = LeFF(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, encoder_wsa: torch.Tensor, up: torch.Tensor
-                ) -> torch.Tensor:
-        x = x + self.drop_path(torch.cat([self.phi(encoder_wsa), up], dim=-1))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+    def forward(self, halves: Sequence[torch.Tensor], encoder_wsa: torch.Tensor,
+                up: torch.Tensor) -> torch.Tensor:
+        """``x = concat(halves) + concat(Phi(encoder_wsa), up)``, then ``x + LeFF(LN(x))``.
+
+        ``halves`` is the block input as its first and its last ``c`` channels. At
+        inference the first sum is written straight into one buffer, and LN, LeFF and
+        the residual run together in row bands.
+        """
+        phi = self.phi(encoder_wsa)
+        if self.training:  # one drop-path mask for the whole concatenation, as in Eq. 9
+            x = torch.cat(halves, dim=-1) + self.drop_path(torch.cat([phi, up], dim=-1))
+            return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = concat_sums([(halves[0], phi), (halves[1], up)])
+        return self.mlp(x, self.norm2, residual=x)
 
 
 class SkipAtLevel(nn.Module):
@@ -46,10 +82,23 @@ class SkipAtLevel(nn.Module):
                         drop_path[i])
             for i in range(depth)])
 
-    def forward(self, x: torch.Tensor, encoder_wsa: list[torch.Tensor], up: torch.Tensor
+    @classmethod
+    def replacing(cls, level: UformerLevel, **phi_options) -> SkipAtLevel:
+        """A SkipAt level with the dim, depth, drop-path rates and LeFF width of ``level``."""
+        blocks = level.blocks
+        dim = blocks[0].dim
+        mlp_ratio = blocks[0].mlp.linear1[0].out_features / dim
+        return cls(dim, len(blocks), [b.drop_path.prob for b in blocks], mlp_ratio=mlp_ratio,
+                   **phi_options)
+
+    def forward(self, up: torch.Tensor, skip: torch.Tensor, encoder_wsa: list[torch.Tensor]
                 ) -> torch.Tensor:
+        """The level's input is ``concat(up, skip)``; its first block takes the two
+        halves as they are, so that concatenation is never built."""
+        halves = (up, skip)
         for k, block in enumerate(self.blocks):
-            x = block(x, encoder_wsa[min(k, len(encoder_wsa) - 1)], up)
+            x = block(halves, encoder_wsa[min(k, len(encoder_wsa) - 1)], up)
+            halves = x.chunk(2, dim=-1)
         return x
 
 
@@ -70,24 +119,33 @@ class UformerSkipAt(Uformer):
         bad = [j for j in skip_levels if j not in range(4)]
         if bad:
             raise ValueError(f"skip_levels must be decoder levels 0..3, got {bad}")
-        self.skip_levels = sorted(set(skip_levels))
-        self._phi_options = dict(phi=phi, phi_kernel=phi_kernel, phi_expansion=phi_expansion)
         super().__init__(preset=preset, **options)
-        self.config.update(skip_levels=self.skip_levels, **self._phi_options)
+        self.skip_levels = sorted(set(skip_levels))
+        phi_options = dict(phi=phi, phi_kernel=phi_kernel, phi_expansion=phi_expansion)
+        for j in self.skip_levels:  # same attribute, so the state-dict order is Uformer's
+            name = f"decoderlayer_{j}"
+            setattr(self, name, SkipAtLevel.replacing(getattr(self, name), **phi_options))
+            getattr(self, name).apply(init_transformer_weights)
+        self.config.update(skip_levels=self.skip_levels, **phi_options)
 
-    def _decoder_level(self, index: int, dim: int, resolution: int, depth: int, heads: int,
-                       drop_path: Sequence[float], **kwargs) -> nn.Module:
-        if index not in self.skip_levels:
-            return super()._decoder_level(index, dim, resolution, depth, heads, drop_path,
-                                          **kwargs)
-        return SkipAtLevel(dim, depth, drop_path, mlp_ratio=kwargs["mlp_ratio"],
-                           **self._phi_options)
-
-    def _keeps_wsa(self, encoder_level: int) -> bool:
-        return 3 - encoder_level in self.skip_levels
-
-    def _run_decoder_level(self, index: int, x: torch.Tensor, up: torch.Tensor,
-                           encoder_wsa: list[torch.Tensor]) -> torch.Tensor:
-        if index not in self.skip_levels:
-            return super()._run_decoder_level(index, x, up, encoder_wsa)
-        return getattr(self, f"decoderlayer_{index}")(x, encoder_wsa, up)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Uformer's U-net, where the encoder levels that skipped decoder levels read also
+        hand out their blocks' WSA outputs."""
+        skips, wsa = [], {}
+        for i in range(4):
+            level = getattr(self, f"encoderlayer_{i}")
+            if 3 - i in self.skip_levels:
+                x, wsa[3 - i] = level_keeping_wsa(level, x)
+            else:
+                x = level(x)
+            skips.append(x)
+            x = getattr(self, f"dowsample_{i}")(x)
+        x = self.conv(x)
+        for j in range(4):
+            up = getattr(self, f"upsample_{j}")(x)
+            level = getattr(self, f"decoderlayer_{j}")
+            if j in wsa:
+                x = level(up, skips.pop(), wsa.pop(j))
+            else:
+                x = level(torch.cat([up, skips.pop()], dim=-1))
+        return x

@@ -10,7 +10,11 @@ Two block kinds follow UniFormer (Li et al., ICLR 2022):
 For SkipAt (paper Appendix A.2, "naive SkipAt") a decoder ``GlobalBlock`` is
 built with ``reuse_attention=True``: it owns no query or key projection and no
 softmax; it takes the attention matrix ``A`` of its encoder partner and
-computes only its values ``V`` and ``A @ V``.
+computes only its values ``V`` and ``A @ V``. The encoder partner is built with
+``keep_attention=True`` and hands its ``A`` out (see ``attention_ops``).
+
+The 1x1x1 convolutions run as linears over the channels of each token: the
+networks keep 5-D features in channels-last memory, where that is a view.
 
 Deviation from UniFormer: BatchNorm3d in local blocks is replaced by a
 per-token LayerNorm over channels, so a tile gives the same result whatever
@@ -24,22 +28,11 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from restore.archs.attention_ops import apply_attention, attention_keeping_matrix
+from restore.archs.fused_ops import fused_kernels, linear, linear_gelu
+from restore.archs.layers import DropPath
+
 Tensor = torch.Tensor
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop a whole residual branch per sample while training."""
-
-    def __init__(self, prob: float = 0.0) -> None:
-        super().__init__()
-        self.prob = prob
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.prob == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.prob
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
 
 
 class ChannelLayerNorm3d(nn.Module):
@@ -57,6 +50,11 @@ def depthwise_conv3d(channels: int, kernel: int) -> nn.Conv3d:
     return nn.Conv3d(channels, channels, kernel, padding=kernel // 2, groups=channels)
 
 
+def pointwise(conv: nn.Conv3d, x: Tensor) -> Tensor:
+    """A 1x1x1 convolution of ``(B, C, T, H, W)`` features, as a linear over channels."""
+    return linear(x.movedim(1, -1), conv.weight.flatten(1), conv.bias).movedim(-1, 1)
+
+
 class ConvMlp(nn.Module):
     """Token-wise MLP on 5-D features: 1x1x1 conv, GELU, 1x1x1 conv."""
 
@@ -64,11 +62,11 @@ class ConvMlp(nn.Module):
         super().__init__()
         hidden = int(channels * ratio)
         self.fc1 = nn.Conv3d(channels, hidden, 1)
-        self.act = nn.GELU()
         self.fc2 = nn.Conv3d(hidden, channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        hidden = linear_gelu(x.movedim(1, -1), self.fc1.weight.flatten(1), self.fc1.bias)
+        return linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias).movedim(-1, 1)
 
 
 class TokenMlp(nn.Module):
@@ -78,11 +76,10 @@ class TokenMlp(nn.Module):
         super().__init__()
         hidden = int(channels * ratio)
         self.fc1 = nn.Linear(channels, hidden)
-        self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return linear(linear_gelu(x, self.fc1.weight, self.fc1.bias), self.fc2.weight, self.fc2.bias)
 
 
 class LocalBlock(nn.Module):
@@ -101,25 +98,17 @@ class LocalBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.pos_embed(x)
-        x = x + self.drop_path(self.conv2(self.local_attn(self.conv1(self.norm1(x)))))
+        local = self.local_attn(pointwise(self.conv1, self.norm1(x)))
+        x = x + self.drop_path(pointwise(self.conv2, local))
         return x + self.drop_path(self.mlp(self.norm2(x)))
-
-
-def explicit_attention(query: Tensor, key: Tensor, scale: float) -> Tensor:
-    """softmax(q k^T * scale). Without autograd it works in place on the one (N, N)
-    buffer, about a quarter faster on CPU, where this matrix is the cost of keeping A."""
-    scores = query @ key.transpose(-2, -1)
-    if torch.is_grad_enabled():
-        return (scores * scale).softmax(dim=-1)
-    return torch.softmax(scores.mul_(scale), dim=-1, out=scores)
 
 
 class GlobalAttention(nn.Module):
     """Multi-head self-attention over all tokens.
 
-    ``return_attention=False`` uses fused ``scaled_dot_product_attention``;
-    ``True`` takes the explicit softmax path and also returns ``A`` of shape
-    ``(B, heads, N, N)`` so a SkipAt decoder block can reuse it.
+    ``forward`` runs ``scaled_dot_product_attention`` (an explicit softmax inside
+    ``fused_ops.plain_kernels()``); ``forward_keeping_matrix`` also returns ``A``
+    of shape ``(B, heads, N, N)``, so that a SkipAt decoder block can reuse it.
     """
 
     def __init__(self, channels: int, num_heads: int, qkv_bias: bool = True) -> None:
@@ -130,16 +119,26 @@ class GlobalAttention(nn.Module):
         self.qkv = nn.Linear(channels, channels * 3, bias=qkv_bias)
         self.proj = nn.Linear(channels, channels)
 
-    def forward(self, x: Tensor, return_attention: bool = False) -> tuple[Tensor, Tensor | None]:
-        qkv = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.num_heads)
-        query, key, value = qkv.unbind(0)
-        if return_attention:
-            attention = explicit_attention(query, key, self.scale)
-            out = attention @ value
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        qkv = linear(x, self.qkv.weight, self.qkv.bias)
+        query, key, value = rearrange(qkv, "b n (three h d) -> three b h n d", three=3,
+                                      h=self.num_heads)
+        return query, key, value
+
+    def _merge(self, out: Tensor) -> Tensor:
+        return linear(rearrange(out, "b h n d -> b n (h d)"), self.proj.weight, self.proj.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        query, key, value = self._heads(x)
+        if fused_kernels():
+            out = F.scaled_dot_product_attention(query, key, value, scale=self.scale)
         else:
-            attention = None
-            out = F.scaled_dot_product_attention(query, key, value)
-        return self.proj(rearrange(out, "b h n d -> b n (h d)")), attention
+            out = (query @ key.transpose(-2, -1) * self.scale).softmax(dim=-1) @ value
+        return self._merge(out)
+
+    def forward_keeping_matrix(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out, attention = attention_keeping_matrix(*self._heads(x), self.scale)
+        return self._merge(out), attention
 
 
 class ReusedAttention(nn.Module):
@@ -158,12 +157,18 @@ class ReusedAttention(nn.Module):
                 f"reused attention has shape {tuple(attention.shape)}, which does not fit "
                 f"{self.num_heads} heads over {x.shape[1]} tokens"
             )
-        value = rearrange(self.v(x), "b n (h d) -> b h n d", h=self.num_heads)
-        return self.proj(rearrange(attention @ value, "b h n d -> b n (h d)"))
+        value = rearrange(linear(x, self.v.weight, self.v.bias), "b n (h d) -> b h n d",
+                          h=self.num_heads)
+        out = rearrange(apply_attention(attention, value), "b h n d -> b n (h d)")
+        return linear(out, self.proj.weight, self.proj.bias)
 
 
 class GlobalBlock(nn.Module):
-    """UniFormer's global block (SABlock) on 3-D features; optionally SkipAt."""
+    """UniFormer's global block (SABlock) on 3-D features; optionally SkipAt.
+
+    ``keep_attention``: a SkipAt encoder block, which also returns its ``A``;
+    ``reuse_attention``: a SkipAt decoder block, which takes its partner's ``A``.
+    """
 
     def __init__(
         self,
@@ -172,9 +177,12 @@ class GlobalBlock(nn.Module):
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
         drop_path: float = 0.0,
+        keep_attention: bool = False,
         reuse_attention: bool = False,
     ) -> None:
         super().__init__()
+        assert not (keep_attention and reuse_attention), "a block keeps A or reuses one, not both"
+        self.keep_attention = keep_attention
         self.reuse_attention = reuse_attention
         self.pos_embed = depthwise_conv3d(channels, 3)
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
@@ -184,19 +192,21 @@ class GlobalBlock(nn.Module):
         self.mlp = TokenMlp(channels, mlp_ratio)
         self.drop_path = DropPath(drop_path)
 
-    def forward(
-        self, x: Tensor, attention: Tensor | None = None, return_attention: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        """Return the new features and, if asked (encoder side), this block's ``A``."""
+    def forward(self, x: Tensor, attention: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """The new features, and this block's ``A`` if it keeps it (else None).
+        ``attention`` is the encoder's ``A``, for a block that reuses it."""
         x = x + self.pos_embed(x)
         frames, height, width = x.shape[2:]
         tokens = rearrange(x, "b c t h w -> b (t h w) c")
+        own = None
         if self.reuse_attention:
             if attention is None:
                 raise ValueError("a SkipAt decoder block needs the encoder's attention matrix")
-            mixed, own = self.attn(self.norm1(tokens), attention), None
+            mixed = self.attn(self.norm1(tokens), attention)
+        elif self.keep_attention:
+            mixed, own = self.attn.forward_keeping_matrix(self.norm1(tokens))
         else:
-            mixed, own = self.attn(self.norm1(tokens), return_attention=return_attention)
+            mixed = self.attn(self.norm1(tokens))
         tokens = tokens + self.drop_path(mixed)
         tokens = tokens + self.drop_path(self.mlp(self.norm2(tokens)))
         x = rearrange(tokens, "b (t h w) c -> b c t h w", t=frames, h=height, w=width)

@@ -1,0 +1,56 @@
+"""Building a registered network from a name and a config, after checking it on paper.
+
+A config comes from a file someone else wrote (a weight card, an option file), so it
+is first built on PyTorch's ``meta`` device: no memory is allocated, yet every
+constructor check runs (unknown keywords, bad presets, wrong types) and the exact
+parameter count is known. Only a network under ``max_parameters`` is then built for real.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from restore.errors import ConfigError
+
+# Uformer-B has 51 M parameters and the paper-sized video UniFormer 24 M; a
+# config 20x beyond the larger is a mistake, not a model.
+MAX_PARAMETERS = 1_000_000_000
+
+
+def arch_class(name: object) -> type[nn.Module]:
+    """The class registered as ``name`` in BasicSR's ``ARCH_REGISTRY``."""
+    import restore.archs  # noqa: F401  (registers our networks)
+
+    try:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return ARCH_REGISTRY.get(name)  # also finds basicsr's own archs, registered as <name>_basicsr
+    except KeyError:
+        ours = sorted(key for key, value in ARCH_REGISTRY._obj_map.items() if value.__module__.startswith("restore."))
+        raise ConfigError(f"arch {name!r} is not a registered network; ours are {', '.join(ours)}") from None
+
+
+def count_parameters(name: str, config: dict[str, Any]) -> int:
+    """The parameter count of ``name(**config)``, found without allocating it."""
+    cls = arch_class(name)
+    if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
+        raise ConfigError(f"the config of {name} must be a mapping of keyword arguments, got {config!r}")
+    try:
+        with torch.device("meta"):
+            net = cls(**config)
+    except (TypeError, ValueError, KeyError, AttributeError, AssertionError, IndexError) as error:
+        message = str(error).strip() or type(error).__name__
+        raise ConfigError(f"config {config} does not fit {name}: {message}") from None
+    return sum(parameter.numel() for parameter in net.parameters())
+
+
+def build_network(name: str, config: dict[str, Any], max_parameters: int = MAX_PARAMETERS) -> nn.Module:
+    """``name(**config)`` from the registry, refused before allocation when it is absurdly large."""
+    count = count_parameters(name, config)
+    if count > max_parameters:
+        raise ConfigError(f"config {config} gives {name} {count:,} parameters ({4 * count / 2**30:.1f} GiB in "
+                          f"float32), more than the {max_parameters:,} allowed")
+    return arch_class(name)(**config)

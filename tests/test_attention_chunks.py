@@ -1,0 +1,74 @@
+"""The kept attention matrix of SkipAt's video encoder: chunked at inference, plain under autograd."""
+import pytest
+import torch
+
+from _thread_fixtures import threads  # noqa: F401  (a fixture)
+from restore.archs import attention_ops
+from restore.archs.attention_ops import apply_attention, attention_keeping_matrix, kept_dtype
+from restore.archs.fused_ops import plain_kernels
+
+
+def reference(query, key, value, scale):
+    attention = (query @ key.transpose(-2, -1) * scale).softmax(dim=-1)
+    return attention @ value, attention
+
+
+@pytest.fixture
+def qkv():
+    torch.manual_seed(0)
+    # 50 tokens in chunks of 16 rows: three full chunks and a remainder
+    return [torch.randn(2, 3, 50, 8) for _ in range(3)]
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(attention_ops, "CHUNK_BYTES", 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_chunked_and_whole_equal_plain_ops(monkeypatch, qkv, dtype, threads):
+    """One thread: row chunks, A in ``kept_dtype``; two: the whole matrix in float32."""
+    monkeypatch.setattr(attention_ops, "kept_dtype", lambda x: dtype)
+    with torch.no_grad():
+        out, attention = attention_keeping_matrix(*qkv, 0.35)
+        with plain_kernels():
+            plain_out, plain_attention = attention_keeping_matrix(*qkv, 0.35)
+    assert attention.dtype == (dtype if threads == 1 else torch.float32)
+    assert plain_attention.dtype == torch.float32
+    torch.testing.assert_close(out, plain_out, rtol=0, atol=1e-6)
+    torch.testing.assert_close(plain_out, reference(*qkv, 0.35)[0], rtol=0, atol=1e-6)
+    atol = 1e-6 if attention.dtype == torch.float32 else 4e-3  # bf16 keeps 8 bits of mantissa
+    torch.testing.assert_close(attention.float(), plain_attention, rtol=0, atol=atol)
+
+
+def test_under_autograd_values_and_gradients_equal_the_inference_path(qkv, threads):
+    with torch.no_grad():
+        inference_out, _ = attention_keeping_matrix(*qkv, 0.35)
+    leaves = [t.clone().requires_grad_() for t in qkv]
+    out, attention = attention_keeping_matrix(*leaves, 0.35)
+    torch.testing.assert_close(out, inference_out, rtol=0, atol=1e-6)
+    (out.square().sum() + attention.square().sum()).backward()
+    grads = [t.grad for t in leaves]
+
+    reference_leaves = [t.clone().requires_grad_() for t in qkv]
+    ref_out, ref_attention = reference(*reference_leaves, 0.35)
+    (ref_out.square().sum() + ref_attention.square().sum()).backward()
+    for grad, ref_leaf in zip(grads, reference_leaves):
+        torch.testing.assert_close(grad, ref_leaf.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_reused_matrix_times_values(qkv):
+    query, key, value = qkv
+    _, attention = reference(query, key, value, 0.35)
+    expected = attention @ value
+    torch.testing.assert_close(apply_attention(attention, value), expected)
+    low = apply_attention(attention.to(torch.bfloat16), value)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, expected, rtol=0, atol=2e-2)
+
+
+def test_matrix_kept_in_bf16_only_where_the_cpu_runs_it():
+    x = torch.zeros(1)
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert kept_dtype(x) == (torch.bfloat16 if native else torch.float32)
+    assert kept_dtype(x.double()) == torch.float64
