@@ -1,8 +1,9 @@
-"""The skimage.data corpus for the published weights, and its option files.
+"""The training corpus and the recipes of the published weights.
 
-The corpus split must be disjoint and recorded; the writer must refuse to
-overwrite; each weights option file must start training on that corpus (two
-iterations on CPU, shrunk with --force_yml).
+The corpus builder writes a disjoint, recorded split (held-out photos never enter
+training, whatever folder a user adds), finds or fetches the Debian photographs, and
+refuses to overwrite; each weight recipe chains onto its previous stage and shares its
+budget with its SkipAt or baseline twin; the newest recipes train for two iterations.
 """
 import json
 import os
@@ -13,15 +14,18 @@ import sys
 import uuid
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import yaml
-from basicsr.utils.registry import ARCH_REGISTRY
 
-from restore.scripts.make_sample_corpus import EVAL_PHOTOS, TRAIN_PHOTOS, main
+from restore.data.photos import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
+from restore.scripts import debian_photos
+from restore.scripts.make_sample_corpus import main
 
 REPO = Path(__file__).resolve().parent.parent
-OPTIONS = REPO / "options"
+RECIPES = REPO / "options" / "weights"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,23 @@ def corpus(tmp_path_factory) -> Path:
     return out
 
 
-def test_split_is_disjoint_and_the_manifest_lists_every_file(corpus):
+def fake_debian_root(root: Path) -> Path:
+    """Every listed photo as a small JPEG where its package installs it; plasma folders hold
+    two sizes of each picture, as the real ones hold twelve."""
+    rng = np.random.default_rng(0)
+    for name in debian_photos.PLASMA_PHOTOS:
+        folder = root / "usr/share/wallpapers" / name / "contents/images"
+        folder.mkdir(parents=True)
+        for width, height in ((320, 200), (640, 400)):
+            cv2.imwrite(str(folder / f"{width}x{height}.jpg"), rng.integers(0, 255, (height, width, 3), np.uint8))
+    folder = root / "usr/share/backgrounds/mate/nature"
+    folder.mkdir(parents=True)
+    for name in debian_photos.MATE_PHOTOS:
+        cv2.imwrite(str(folder / f"{name}.jpg"), rng.integers(0, 255, (300, 400, 3), np.uint8))
+    return root
+
+
+def test_split_is_disjoint_and_the_manifest_lists_every_file_with_its_hash(corpus):
     manifest = json.loads((corpus / "manifest.json").read_text())
     train = [entry["name"] for entry in manifest["train"]]
     held_out = [entry["name"] for entry in manifest["eval"]]
@@ -39,17 +59,76 @@ def test_split_is_disjoint_and_the_manifest_lists_every_file(corpus):
     assert not set(train) & set(held_out) and "cat" not in train  # cat is chelsea
     assert sorted(p.name for p in (corpus / "train").iterdir()) == sorted(f"{n}.png" for n in train)
     assert sorted(p.name for p in (corpus / "eval").iterdir()) == sorted(f"{n}.png" for n in held_out)
-    assert manifest["clips"]["photos"] == train
+    for entry in manifest["train"] + manifest["eval"]:
+        assert entry["source"].startswith("skimage.data")
+        assert len(entry["sha256"]) == 64 and file_sha256(corpus / entry["file"]) == entry["sha256"]
     sequences = sorted(p.name for p in (corpus / "clips/JPEGImages/480p").iterdir())
     assert sequences == sorted(manifest["clips"]["sequences"]) and len(sequences) == len(train)
-    assert len(list((corpus / "clips/JPEGImages/480p/astronaut").glob("*.jpg"))) == 8
-    import cv2
     camera = cv2.imread(str(corpus / "eval/camera.png"), cv2.IMREAD_UNCHANGED)
     assert camera.shape == (512, 512, 3) and (camera[..., 0] == camera[..., 2]).all()
-    assert {e["name"]: e["source"] for e in manifest["eval"]}["chelsea"] == "rgb"
+    assert {e["name"]: e["channels"] for e in manifest["eval"]}["chelsea"] == "rgb"
 
 
-def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
+def file_sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_debian_photos_are_found_shrunk_and_recorded(tmp_path):
+    root = fake_debian_root(tmp_path / "root")
+    out = tmp_path / "corpus"
+    from restore.scripts.make_sample_corpus import make_corpus
+    manifest = make_corpus(out, debian=True, debian_cache=tmp_path / "cache", system_root=root,
+                           clip_frames=7, clip_height=32, clip_width=32)
+    debian = [entry for entry in manifest["train"] if entry["source"].startswith("debian:")]
+    assert [entry["name"] for entry in debian] == [*debian_photos.PLASMA_PHOTOS, *debian_photos.MATE_PHOTOS]
+    kite = next(entry for entry in debian if entry["name"] == "Kite")
+    assert kite["source"] == "debian:plasma-workspace-wallpapers"
+    assert kite["source_file"] == "/usr/share/wallpapers/Kite/contents/images/640x400.jpg"  # the largest size
+    assert (kite["height"], kite["width"]) == (200, 320) and kite["shrink"].startswith("2x")
+    assert cv2.imread(str(out / kite["file"])).shape == (200, 320, 3)
+    assert all(len(entry["source_sha256"]) == 64 for entry in debian)
+    assert not {entry["name"] for entry in manifest["train"]} & set(EVAL_PHOTOS)
+
+
+def test_missing_debian_photos_are_a_clear_error_and_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(debian_photos, "APT_GET", "apt-get-that-does-not-exist")
+    monkeypatch.setattr(debian_photos.shutil, "which", lambda name: None)
+    code = main(["--out", str(tmp_path / "corpus"), "--debian", "--debian-cache", str(tmp_path / "cache"),
+                 "--clip-frames", "7", "--clip-size", "32x32"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "Debian photos are not installed" in err and "apt-get/dpkg are not available" in err
+    assert not (tmp_path / "corpus").exists() and [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_failed_fetch_says_which_command_failed(tmp_path, monkeypatch):
+    monkeypatch.setattr(debian_photos, "APT_GET", "false")
+    monkeypatch.setattr(debian_photos.shutil, "which", lambda name: f"/usr/bin/{name}")
+    with pytest.raises(debian_photos.DebianPhotosError, match="could not fetch the Debian photos: 'false download"):
+        debian_photos.find_or_fetch(tmp_path / "cache", system_root=tmp_path, log=lambda _: None)
+
+
+def test_a_folder_of_your_photos_is_added_but_held_out_photos_are_refused(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    (mine / "trip").mkdir(parents=True)
+    photo = np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)
+    cv2.imwrite(str(mine / "trip" / "beach.png"), photo)
+    out = tmp_path / "corpus"
+    assert main(["--out", str(out), "--photos", str(mine), "--clip-frames", "7", "--clip-size", "32x32"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = manifest["train"][-1]
+    assert entry["name"] == "trip_beach" and entry["source"] == "user" and entry["file"] == "train/user/trip_beach.png"
+    assert cv2.imread(str(out / entry["file"])).shape == (150, 200, 3)
+
+    cv2.imwrite(str(mine / "cat.png"), cv2.cvtColor(load_rgb("chelsea"), cv2.COLOR_RGB2BGR))
+    assert main(["--out", str(tmp_path / "again"), "--photos", str(mine), "--clip-frames", "7",
+                 "--clip-size", "32x32"]) == 2
+    assert "is one of the held-out photos" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+
+
+def test_refuses_to_overwrite_without_flag(tmp_path, capsys):
     out = tmp_path / "corpus"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
@@ -60,149 +139,101 @@ def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
     assert not (out / "mine.txt").exists() and (out / "manifest.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["corpus"]  # no staging folders left behind
     assert main(["--out", str(tmp_path / "x"), "--clip-size", "big"]) == 2
+    assert main(["--out", str(tmp_path / "x"), "--shrink", "1"]) == 2
 
 
-def test_image_option_files_share_recipe_and_budget():
-    skipat = yaml.safe_load((OPTIONS / "weights_uformer_t_skipat_gauss.yml").read_text())
-    base = yaml.safe_load((OPTIONS / "weights_uformer_t_gauss.yml").read_text())
-    assert skipat["train"] == base["train"] and skipat["datasets"] == base["datasets"] and skipat["val"] == base["val"]
-    assert (skipat["network_g"]["type"], base["network_g"]["type"]) == ("UformerSkipAt", "Uformer")
-    assert skipat["network_g"]["preset"] == base["network_g"]["preset"] == "T"
-    assert skipat["datasets"]["train"]["sigma"] == [0, 50]
-    video = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss.yml").read_text())
-    assert video["datasets"]["train"]["sigma"] == [0, 50] and video["network_g"]["noise_map"] is True
-    assert not set(video["datasets"]["val"]["skimage_pans"]["photos"]) & set(TRAIN_PHOTOS)
+# ----- recipes -------------------------------------------------------------------------------
+
+def stage_files(model: str) -> dict[int, Path]:
+    return {int(re.search(r"\d+", path.stem).group()): path for path in RECIPES.glob(f"{model}/stage*.yml")}
 
 
-def test_video_stage2_fine_tunes_stage1_with_the_same_network_data_and_loss():
-    stage1 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss.yml").read_text())
-    stage2 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage2.yml").read_text())
-    assert stage2["path"]["pretrain_network_g"] == f"experiments/{stage1['name']}/models/net_g_latest.pth"
-    assert stage2["network_g"] == stage1["network_g"]
-    assert {**stage2["val"], "val_freq": 0} == {**stage1["val"], "val_freq": 0}
-    assert stage2["datasets"]["val"] == stage1["datasets"]["val"]
-    changed = {"gt_size", "batch_size_per_gpu", "dataset_enlarge_ratio", "still_prob"}
-    assert {k: v for k, v in stage2["datasets"]["train"].items() if k not in changed} == \
-        {k: v for k, v in stage1["datasets"]["train"].items() if k not in changed}
-    for key in ("optim_g", "pixel_opt", "autocast", "ema_decay"):
-        assert stage2["train"][key] == stage1["train"][key]
-    assert stage2["train"]["total_iter"] == stage2["train"]["scheduler"]["total_iter"]
+def stages(model: str) -> dict[int, dict]:
+    return {number: yaml.safe_load(path.read_text()) for number, path in sorted(stage_files(model).items())}
 
 
-def test_video_stage3_restarts_stage2_at_a_lower_peak_and_changes_nothing_else():
-    stage2 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage2.yml").read_text())
-    stage3 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage3.yml").read_text())
-    assert stage3["path"]["pretrain_network_g"] == f"experiments/{stage2['name']}/models/net_g_latest.pth"
-    assert stage3["train"]["optim_g"]["lr"] < stage2["train"]["optim_g"]["lr"]
-    stage3["train"]["optim_g"]["lr"] = stage2["train"]["optim_g"]["lr"]
-    assert {k: v for k, v in stage3.items() if k not in ("name", "path")} == \
-        {k: v for k, v in stage2.items() if k not in ("name", "path")}
+MODELS = sorted(path.name for path in RECIPES.iterdir())
 
 
-def test_video_stage4_restarts_stage3_on_larger_crops_and_changes_nothing_else():
-    stage3 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage3.yml").read_text())
-    stage4 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage4.yml").read_text())
-    assert stage4["path"]["pretrain_network_g"] == f"experiments/{stage3['name']}/models/net_g_latest.pth"
-    crops = [(stage["datasets"]["train"]["gt_size"], stage["datasets"]["train"]["batch_size_per_gpu"])
-             for stage in (stage3, stage4)]
-    assert crops[1][0] > crops[0][0]  # more context for the H/8 global attention, which 7x128^2 tiles give at inference
-    assert crops[1][0] ** 2 * crops[1][1] <= 1.5 * crops[0][0] ** 2 * crops[0][1]  # about the same pixels per step
-    assert stage4["train"]["total_iter"] == stage4["train"]["scheduler"]["total_iter"]
-    for stage in (stage3, stage4):
-        train = stage["datasets"]["train"]
-        del stage["name"], stage["path"], train["gt_size"], train["batch_size_per_gpu"]
-        del stage["train"]["total_iter"], stage["train"]["scheduler"]["total_iter"]
-    assert stage4 == stage3
+@pytest.mark.parametrize("model", MODELS)
+def test_each_stage_starts_from_the_last_stage_of_the_same_network(model):
+    chain = stages(model)
+    numbers = list(chain)
+    assert numbers == list(range(numbers[0], numbers[-1] + 1))  # no gaps
+    first = chain[numbers[0]]["path"]["pretrain_network_g"]
+    assert first is None if numbers[0] == 1 else first.startswith("experiments/init/")  # a baseline's warm start
+    for previous, later in zip(list(chain.values()), list(chain.values())[1:]):
+        assert later["path"]["pretrain_network_g"] == f"experiments/{previous['name']}/models/net_g_latest.pth"
+        assert later["network_g"] == previous["network_g"]
+    for recipe in chain.values():
+        assert recipe["train"]["total_iter"] == recipe["train"]["scheduler"]["total_iter"]
+        assert recipe["datasets"]["train"]["sigma"] == [0, 50]
 
 
-def test_video_stage5_restarts_stage4_on_clips_drawn_from_the_training_photos():
-    stage4 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage4.yml").read_text())
-    stage5 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage5.yml").read_text())
-    assert stage5["path"]["pretrain_network_g"] == f"experiments/{stage4['name']}/models/net_g_latest.pth"
-    clips = stage5["datasets"]["train"]
-    assert clips["photo_motion"]["dataroot"] == "datasets/sample_corpus/train"  # the training photos, no others
-    assert stage4["datasets"]["train"]["dataroot"] == "datasets/sample_corpus/clips"
-    assert clips["still_prob"] >= stage4["datasets"]["train"]["still_prob"] and clips["gray_prob"] > 0
-    for stage in (stage4, stage5):
-        train = stage["datasets"]["train"]
-        for key in ("name", "dataroot", "photo_motion", "still_prob", "gray_prob"):
-            train.pop(key, None)
-        del stage["name"], stage["path"]
-    assert stage5 == stage4  # same network, crops, batch, schedule, loss and validation
+PAIRS = [(skipat, skipat.replace("_skipat", "")) for skipat in MODELS
+         if "_skipat" in skipat and skipat.replace("_skipat", "") in MODELS]
 
 
-def test_video_stage6_restarts_stage5_with_a_faster_camera_and_changes_nothing_else():
-    stage5 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage5.yml").read_text())
-    stage6 = yaml.safe_load((OPTIONS / "weights_uniformer_skipat_gauss_stage6.yml").read_text())
-    assert stage6["path"]["pretrain_network_g"] == f"experiments/{stage5['name']}/models/net_g_latest.pth"
-    motion = [stage["datasets"]["train"]["photo_motion"] for stage in (stage5, stage6)]
-    assert motion[1]["max_speed"] > motion[0]["max_speed"]  # the validation pans move 7-19 px per frame
-    assert stage6["train"]["optim_g"]["lr"] < stage5["train"]["optim_g"]["lr"]
-    assert stage6["train"]["total_iter"] == stage6["train"]["scheduler"]["total_iter"]
-    for stage in (stage5, stage6):
-        del stage["name"], stage["path"], stage["datasets"]["train"]["photo_motion"]["max_speed"], stage["val"]["val_freq"]
-        del stage["train"]["optim_g"]["lr"], stage["train"]["total_iter"], stage["train"]["scheduler"]["total_iter"]
-    assert stage6 == stage5
+@pytest.mark.parametrize("skipat, baseline", PAIRS)
+def test_skipat_and_baseline_share_every_recipe_and_budget(skipat, baseline):
+    ours, theirs = stages(skipat), stages(baseline)
+    assert set(theirs) <= set(ours) and max(theirs) == max(ours)  # the baseline trains every stage SkipAt does
+    for number, b in theirs.items():
+        a = ours[number]
+        assert a["train"] == b["train"] and a["datasets"] == b["datasets"] and a["val"] == b["val"]
+        assert a["network_g"]["type"].replace("SkipAt", "") == b["network_g"]["type"]
+        shared = (set(a["network_g"]) & set(b["network_g"])) - {"type"}
+        assert all(a["network_g"][key] == b["network_g"][key] for key in shared)
 
 
-@pytest.mark.parametrize("stage, previous", [("_stage2", ""), ("_stage3", "_stage2"), ("_stage4", "_stage3")])
-def test_image_later_stage_fine_tunes_the_last_with_one_shared_budget(stage, previous):
-    skipat = yaml.safe_load((OPTIONS / f"weights_uformer_t_skipat_gauss{stage}.yml").read_text())
-    base = yaml.safe_load((OPTIONS / f"weights_uformer_t_gauss{stage}.yml").read_text())
-    assert skipat["train"] == base["train"] and skipat["datasets"] == base["datasets"] and skipat["val"] == base["val"]
-    for later, stem in ((skipat, "weights_uformer_t_skipat_gauss"), (base, "weights_uformer_t_gauss")):
-        last = yaml.safe_load((OPTIONS / f"{stem}{previous}.yml").read_text())
-        assert later["path"]["pretrain_network_g"] == f"experiments/{last['name']}/models/net_g_latest.pth"
-        assert later["network_g"] == last["network_g"]
-        assert later["datasets"] == last["datasets"] and later["val"] == last["val"]
-        for key in ("pixel_opt", "autocast", "ema_decay"):
-            assert later["train"][key] == last["train"][key]
-        assert {**later["train"]["optim_g"], "lr": 0} == {**last["train"]["optim_g"], "lr": 0}
-        assert later["train"]["optim_g"]["lr"] < last["train"]["optim_g"]["lr"]
-    assert skipat["train"]["total_iter"] == skipat["train"]["scheduler"]["total_iter"]
+def newest_recipes() -> list[Path]:
+    """The first and the last stage of every published model."""
+    picked = []
+    for model in MODELS:
+        files = stage_files(model)
+        picked += sorted({files[min(files)], files[max(files)]})
+    return picked
 
 
-SHRINK = {
-    "weights_uformer_t_skipat_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
-                                           "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
-    "weights_uformer_t_gauss.yml": ["datasets:train:gt_size=64", "datasets:val_1:gt_size=32",
-                                    "datasets:val_2:gt_size=32", "datasets:val_3:gt_size=32"],
-    "weights_uniformer_skipat_gauss.yml": ["datasets:train:gt_size=32", "datasets:val:skimage_pans:frames=7",
-                                           "datasets:val:skimage_pans:height=32",
-                                           "datasets:val:skimage_pans:width=32"],
-}
-WEIGHTS_OPTIONS = sorted(path.name for path in OPTIONS.glob("weights_*.yml"))
+def shrink(recipe: dict, corpus: Path) -> list[str]:
+    """--force_yml overrides that make a recipe run two tiny iterations on the test corpus."""
+    force = []
+    for phase, dataset in recipe["datasets"].items():
+        if "dataroot_gt" in dataset:
+            folder = "train" if "train" in dataset["dataroot_gt"].rsplit("/", 1)[-1] else "eval"
+            force += [f"datasets:{phase}:dataroot_gt={corpus / folder}", f"datasets:{phase}:gt_size=32"]
+        if "photo_motion" in dataset:
+            force.append(f"datasets:{phase}:photo_motion:dataroot={corpus / 'train'}")
+        if "dataroot" in dataset:
+            force.append(f"datasets:{phase}:dataroot={corpus / 'clips'}")
+        if "skimage_pans" in dataset:
+            force += [f"datasets:{phase}:skimage_pans:{key}={value}"
+                      for key, value in (("frames", 7), ("height", 32), ("width", 32))]
+        if phase == "train" and "gt_size" in dataset:
+            force.append(f"datasets:{phase}:gt_size={64 if 'dataroot_gt' in dataset else 32}")
+    return force
 
 
-def first_stage(option_file: str) -> str:
-    """Later stages share their first stage's network and data, so they shrink the same way."""
-    return re.sub(r"_stage\d+\.yml$", ".yml", option_file)
-
-
-@pytest.mark.parametrize("option_file", WEIGHTS_OPTIONS)
-def test_weights_options_train_two_iterations_on_cpu(corpus, option_file, tmp_path):
+@pytest.mark.slow
+@pytest.mark.parametrize("option_file", newest_recipes(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recipes_train_two_iterations_on_cpu(corpus, option_file, tmp_path):
+    recipe = yaml.safe_load(option_file.read_text())
     name = f"test_weights_{uuid.uuid4().hex[:8]}"
-    key = "dataroot" if "uniformer" in option_file else "dataroot_gt"
-    roots = [f"datasets:train:{key}={corpus / ('clips' if key == 'dataroot' else 'train')}"]
-    if "photo_motion" in yaml.safe_load((OPTIONS / option_file).read_text())["datasets"]["train"]:
-        roots = [f"datasets:train:photo_motion:dataroot={corpus / 'train'}"]
-    if key == "dataroot_gt":
-        roots += [f"datasets:val_{i}:dataroot_gt={corpus / 'eval'}" for i in (1, 2, 3)]
     force = [f"name={name}", "train:total_iter=2", "train:scheduler:total_iter=2", "train:scheduler:warmup_iter=1",
              "datasets:train:batch_size_per_gpu=1", "datasets:train:num_worker_per_gpu=0",
              "datasets:train:dataset_enlarge_ratio=1", "logger:print_freq=1", "logger:use_tb_logger=False",
-             "logger:save_checkpoint_freq=2", *roots, *SHRINK[first_stage(option_file)]]
-    if option_file != first_stage(option_file):  # later stages start from the last stage's checkpoint: give them a fresh one
-        network = dict(yaml.safe_load((OPTIONS / option_file).read_text())["network_g"])
+             "logger:save_checkpoint_freq=2", "val:val_freq=2", *shrink(recipe, corpus)]
+    if recipe["path"]["pretrain_network_g"]:  # a later stage starts from the last one: give it a fresh start
+        from restore.archs.construct import build_network
+        network = dict(recipe["network_g"])
         torch.manual_seed(0)
-        start = ARCH_REGISTRY.get(network.pop("type"))(**network)
-        torch.save({"params": start.state_dict()}, tmp_path / "stage1.pth")
-        force.append(f"path:pretrain_network_g={tmp_path / 'stage1.pth'}")
+        torch.save({"params": build_network(network.pop("type"), network).state_dict()}, tmp_path / "start.pth")
+        force.append(f"path:pretrain_network_g={tmp_path / 'start.pth'}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     try:
-        done = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", str(OPTIONS / option_file),
+        done = subprocess.run([sys.executable, str(REPO / "restore/train.py"), "-opt", str(option_file),
                                "--force_yml", *force], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=240)
+                              timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         log = next((REPO / "experiments" / name).glob("train_*.log")).read_text()
         assert re.search(r"iter:\s+2, lr:", log), log[-2000:]

@@ -2,7 +2,7 @@
 
 This is how users without SIDD train, and how our own weights are trained.
 Noise is ``clean + N(0, sigma/255)`` with sigma fixed or drawn from a range,
-clipped to [0, 1] or not. Validation noise is seeded per image, so validation
+clipped to [0, 1] or not, and optionally rounded to 8-bit levels. Validation noise is seeded per image, so validation
 numbers repeat from run to run and do not depend on the order of images.
 """
 import random
@@ -11,7 +11,7 @@ import numpy as np
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
 from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.patch_ops import center_crop_box, crop, dihedral, random_crop_box, sample_dict
@@ -45,6 +45,7 @@ class GaussianNoiseDataset(data.Dataset):
     """Options: dataroot_gt (folder, searched recursively) or skimage_names (list of
     ``skimage.data`` photos); sigma (number or [low, high], 0-255 scale); clip (default
     false); gt_size (crop; train random, val centre; ~ for whole images); augment;
+    quantize (round the noisy image to 8-bit levels, as a noisy file is; default false);
     gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
     default 0); in_memory (decode the dataroot_gt files once, not per sample; default
     false); noise_seed (validation, default 0)."""
@@ -58,6 +59,7 @@ class GaussianNoiseDataset(data.Dataset):
         self.sigma = opt["sigma"]
         draw_sigma(self.sigma, np.random.default_rng(0))  # validates the range now, not in a worker
         self.clip = bool(opt.get("clip", False))
+        self.quantize = 255 if opt.get("quantize", False) else None
         self.gray_prob = float(opt.get("gray_prob", 0.0))
         if not 0.0 <= self.gray_prob <= 1.0:
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
@@ -97,6 +99,6 @@ class GaussianNoiseDataset(data.Dataset):
             if self.gt_size is not None:
                 top, left = center_crop_box(clean.shape[0], clean.shape[1], self.gt_size)
                 clean = crop(clean, top, left, self.gt_size)
-        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng), rng, self.clip)
+        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng), rng, self.clip, self.quantize)
         name = self.paths[index]
         return sample_dict(clean, noisy, name, name)

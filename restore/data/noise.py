@@ -1,11 +1,35 @@
-"""Additive white Gaussian noise, with sigma on the 0-255 scale as papers quote it."""
+"""Additive white Gaussian noise, with sigma on the 0-255 scale as papers quote it.
+
+The one place noise is made: training data, validation, benchmarks, the demo and the app
+all call :func:`add_gaussian_noise` (directly, or through :func:`noisy_pixels` for
+integer images).
+"""
 import numpy as np
 
 
-def add_gaussian_noise(clean: np.ndarray, sigma_255: float, rng: np.random.Generator, clip: bool) -> np.ndarray:
-    """clean (float in [0, 1]) + N(0, sigma/255); clipped to [0, 1] only when asked."""
+def add_gaussian_noise(clean: np.ndarray, sigma_255: float, rng: np.random.Generator, clip: bool,
+                       quantize: int | None = None) -> np.ndarray:
+    """clean (float in [0, 1]) + N(0, sigma/255) as float32; clipped to [0, 1] only when asked,
+    and rounded to ``quantize`` + 1 levels (255 for 8-bit) when asked, as a noisy file is."""
     noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(sigma_255 / 255.0)
-    return np.clip(noisy, 0.0, 1.0) if clip else noisy
+    if clip:
+        noisy = np.clip(noisy, 0.0, 1.0)
+    if quantize:
+        noisy = np.round(noisy * np.float32(quantize)) / np.float32(quantize)
+    return noisy.astype(np.float32, copy=False)
+
+
+def noisy_pixels(pixels: np.ndarray, sigma_255: float, rng: np.random.Generator) -> np.ndarray:
+    """A noisy copy of uint8 or uint16 pixels (gray, RGB or RGBA) at the same bit depth, clipped
+    and rounded as a noisy file would be; sigma is on the 0-255 scale whatever the depth, and an
+    alpha channel is left clean."""
+    top = 65535 if pixels.dtype == np.uint16 else 255
+    colour = pixels[..., :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else pixels
+    noisy = add_gaussian_noise(colour.astype(np.float32) / top, sigma_255, rng, clip=True, quantize=top)
+    out = np.rint(noisy * top).astype(pixels.dtype)
+    if colour is not pixels:
+        out = np.concatenate([out, pixels[..., 3:]], axis=2)
+    return out
 
 
 def draw_sigma(sigma: float | list | tuple, rng: np.random.Generator) -> float:

@@ -31,15 +31,14 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from einops import rearrange
 from torch.utils import data
 
-from restore.data.dataset_errors import DatasetError
 from restore.data.gaussian_noise_dataset import to_gray_rgb
 from restore.data.image_files import image_size, list_images
+from restore.archs.padding import mirror_indices
 from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.photo_motion import MotionRange, motion_clip
+from restore.errors import DatasetError
+from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
-from restore.video_inference import mirror_indices
-
-VIDEO_FILE_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
 
 class _FrameSequence:
@@ -132,7 +131,7 @@ def find_sequences(root: Path) -> list:
     sequences = [_FrameSequence(f.name, list_frames(f)) for f in folders
                  if any(c.suffix.lower() in FRAME_SUFFIXES for c in f.iterdir())]
     if not sequences:
-        videos = sorted(p for p in base.iterdir() if p.suffix.lower() in VIDEO_FILE_SUFFIXES)
+        videos = sorted(p for p in base.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         sequences = [_VideoFileSequence(v) for v in videos]
     if not sequences:
         raise DatasetError(f"{root} holds no sequences: expected JPEGImages/480p/<seq>/, "
@@ -141,11 +140,11 @@ def find_sequences(root: Path) -> list:
 
 
 def pan_sequences(spec: dict) -> list:
-    from restore.scripts.make_sample_clips import PHOTOS, load_photo, pan_zoom_clip
+    from restore.data.photos import TRAIN_PHOTOS, load_rgb, pan_zoom_clip
 
-    photos = spec.get("photos", PHOTOS)
+    photos = spec.get("photos", TRAIN_PHOTOS)
     frames, height, width = int(spec.get("frames", 12)), int(spec.get("height", 96)), int(spec.get("width", 128))
-    return [_MemorySequence(photo, pan_zoom_clip(load_photo(photo), frames, height, width, seed=seed))
+    return [_MemorySequence(photo, pan_zoom_clip(load_rgb(photo), frames, height, width, seed=seed))
             for seed, photo in enumerate(photos)]
 
 
@@ -153,8 +152,8 @@ def pan_sequences(spec: dict) -> list:
 class VideoClipDataset(data.Dataset):
     """Options: dataroot or skimage_pans {frames, height, width, photos}; sequences (names to
     keep); num_frames (7); gt_size (train crop 128; val centre crop, ~ for whole frames);
-    sigma (30 or [low, high], 0-255); clip (false); noise_map (false); augment (train: true);
-    noise_seed (val: 0); still_prob (train: the chance that a clip is a still shot, one frame
+    sigma (30 or [low, high], 0-255); clip (false); quantize (round to 8-bit levels, false);
+    noise_map (false); augment (train: true); noise_seed (val: 0); still_prob (train: the chance that a clip is a still shot, one frame
     repeated with fresh noise in each, as from a camera on a tripod; default 0); gray_prob
     (train: the chance that a clip is made gray, 3 equal channels; default 0).
     photo_motion {dataroot, max_speed (output pixels per frame, 4), max_zoom (per frame,
@@ -169,6 +168,7 @@ class VideoClipDataset(data.Dataset):
         self.sigma = opt.get("sigma", 30)
         draw_sigma(self.sigma, np.random.default_rng(0))  # a bad range fails now, not in a worker
         self.clip = bool(opt.get("clip", False))
+        self.quantize = 255 if opt.get("quantize", False) else None
         self.noise_map = bool(opt.get("noise_map", False))
         self.augment = bool(opt.get("augment", self.train))
         self.seed = int(opt.get("noise_seed", 0))
@@ -269,7 +269,7 @@ class VideoClipDataset(data.Dataset):
             if rng.random() < 0.5:
                 clean = clean[::-1]  # play the clip backwards
         sigma = draw_sigma(self.sigma, noise_rng)
-        noisy = add_gaussian_noise(np.ascontiguousarray(clean), sigma, noise_rng, self.clip)
+        noisy = add_gaussian_noise(np.ascontiguousarray(clean), sigma, noise_rng, self.clip, self.quantize)
         gt = torch.from_numpy(np.ascontiguousarray(rearrange(clean, "t h w c -> t c h w")))
         lq = torch.from_numpy(np.ascontiguousarray(rearrange(noisy, "t h w c -> t c h w")))
         if self.noise_map:

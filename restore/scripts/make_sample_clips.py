@@ -17,49 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import data
+from restore.data.photos import load_rgb, pan_zoom_clip
 
 # colour photographs that ship inside scikit-image (no network needed)
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry")
-
-
-def load_photo(name: str) -> np.ndarray:
-    """An RGB uint8 photo from skimage.data."""
-    image = getattr(data, name)()
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3])
-
-
-def pan_zoom_clip(image: np.ndarray, frames: int, height: int, width: int, seed: int = 0,
-                  path_frames: int | None = None) -> list[np.ndarray]:
-    """``frames`` RGB uint8 frames of ``height x width`` following a random pan and zoom.
-
-    The path is covered in ``path_frames`` frames (default ``frames``); with more, the clip
-    is the path's start, so the motion per frame does not depend on the clip's length.
-    """
-    path = max(path_frames or frames, frames)
-    rng = np.random.default_rng(seed)
-    img_h, img_w = image.shape[:2]
-    aspect = width / height
-    max_box_h = min(img_h, img_w / aspect)
-    zoom_start, zoom_end = rng.uniform(0.55, 0.9, size=2)
-    clip = []
-    centres = rng.uniform(0.3, 0.7, size=(2, 2))  # (start, end) x (y, x) as fractions
-    for index in range(frames):
-        alpha = index / max(path - 1, 1)
-        box_h = max_box_h * ((1 - alpha) * zoom_start + alpha * zoom_end)
-        box_w = box_h * aspect
-        cy, cx = (1 - alpha) * centres[0] + alpha * centres[1]
-        cy = np.clip(cy * img_h, box_h / 2, img_h - box_h / 2)
-        cx = np.clip(cx * img_w, box_w / 2, img_w - box_w / 2)
-        # affine map from the crop box to the frame: sub-pixel motion, no rounding jumps
-        scale = width / box_w
-        matrix = np.array([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]])
-        frame = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REFLECT)
-        clip.append(frame)
-    return clip
 
 
 def write_frame_folder(clip: list[np.ndarray], folder: Path, suffix: str = ".jpg") -> None:
@@ -75,7 +36,7 @@ def make_sample_set(out: Path, frames: int = 12, height: int = 96, width: int = 
     """Write one DAVIS-layout sequence per photo (and an .mp4 each if ``videos``); return the names."""
     names = []
     for seed, photo in enumerate(photos):
-        clip = pan_zoom_clip(load_photo(photo), frames, height, width, seed=seed)
+        clip = pan_zoom_clip(load_rgb(photo), frames, height, width, seed=seed)
         name = photo.replace("_", "-")
         write_frame_folder(clip, out / "JPEGImages" / "480p" / name)
         if videos:

@@ -1,14 +1,21 @@
-"""Export the photos that ship in ``skimage.data`` as a training corpus and a held-out set.
+"""Build the clean-photo training corpus and the held-out set, with a manifest.
 
-Issue 6 trains our published weights only on these photos (no download is
-possible), so the split is fixed here and written to a manifest that each
-weight card copies: anyone can rebuild the exact corpus and check that the
-benchmark images were never seen in training.
+Our published weights train only on photos that can be installed here: the
+``skimage.data`` photographs and, with ``--debian``, the natural photographs in
+Debian's wallpaper packages (:mod:`restore.scripts.debian_photos`). ``--photos DIR``
+adds any folder of clean photos of your own. The split is fixed here and written
+to a manifest, with each file's source and sha256, that each weight card names:
+anyone can rebuild the exact corpus and check that the benchmark images were
+never seen in training.
 
-Split (decided once; do not change it without retraining):
+Split (fixed; do not change it without retraining):
 
-* ``train/``: the colour photographs: astronaut, coffee, rocket,
-  hubble_deep_field, immunohistochemistry, retina.
+* ``train/``: the colour photographs astronaut, coffee, rocket,
+  hubble_deep_field, immunohistochemistry and retina; with ``--debian``, the
+  23 Debian photographs (``train/debian/``); with ``--photos``, yours
+  (``train/user/``). Debian and user photos are shrunk ``--shrink`` times
+  (area interpolation, at least 2) from their largest size, so JPEG artifacts
+  and sensor grain fall well below the synthetic noise.
 * ``eval/``: held out. Colour: chelsea and the left view of
   stereo_motorcycle. Gray photographs, stored as 3 equal channels (the models
   are RGB; gray photos add test variety and cost the training set nothing):
@@ -21,7 +28,7 @@ Split (decided once; do not change it without retraining):
   made by :mod:`restore.scripts.make_sample_clips`.
 
     python -m restore.scripts.make_sample_corpus --out datasets/sample_corpus \
-        [--clip-frames 40 --clip-size 256x384] [--overwrite]
+        [--debian] [--photos DIR ...] [--clip-frames 40 --clip-size 256x384] [--overwrite]
 
 Everything is written to a temporary folder beside ``--out`` and renamed into
 place at the end, so an interrupted run leaves no half-made corpus.
@@ -29,25 +36,24 @@ place at the end, so an interrupted run leaves no half-made corpus.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
-from skimage import data
 
+from restore.data.photos import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_photo, load_rgb, to_rgb
+from restore.errors import RestoreError, run_cli
+from restore.io.video_frame_folder import read_frame
+from restore.io.weights_card import sha256_of_file
+from restore.scripts import debian_photos
 from restore.scripts.make_sample_clips import make_sample_set, parse_size
 
-MANIFEST_FORMAT = "restore-sample-corpus/1"
-TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
-EVAL_COLOR = ("chelsea", "motorcycle_left")
-EVAL_GRAY = ("camera", "coins", "moon", "clock", "brick", "grass", "gravel", "page", "text")
-EVAL_PHOTOS = EVAL_COLOR + EVAL_GRAY
-CLIP_FRAMES = 40  # frames per training pan; test pans follow paths of this length too
+MANIFEST_FORMAT = "restore-sample-corpus/2"
 SKIPPED = {
     "cat": "the same photo as chelsea",
     "stereo_motorcycle (right view)": "nearly the same scene as the held-out left view",
@@ -59,39 +65,15 @@ SKIPPED = {
 }
 
 
-def load_photo(name: str) -> np.ndarray:
-    """An image from skimage.data as shipped (H x W gray or H x W x C)."""
-    if name == "motorcycle_left":
-        image = data.stereo_motorcycle()[0]
-    else:
-        loader: Callable[[], np.ndarray] | None = getattr(data, name, None)
-        if loader is None:
-            raise ValueError(f"skimage.data has no image named {name!r}")
-        image = np.asarray(loader())
-    if image.dtype != np.uint8:
-        raise ValueError(f"skimage.data.{name} is {image.dtype}, expected uint8")
-    return image
-
-
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """H x W x 3 uint8: gray photos get three equal channels, alpha is dropped."""
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3])
-
-
-def load_rgb(name: str) -> np.ndarray:
-    """An H x W x 3 uint8 image from skimage.data (what train/ and eval/ hold)."""
-    return to_rgb(load_photo(name))
-
-
 def write_png(image: np.ndarray, path: Path) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
 
 
 def export_images(names: tuple[str, ...], folder: Path) -> list[dict[str, Any]]:
-    """Write each photo as ``<name>.png``; return manifest entries."""
+    """Write each skimage.data photo as ``<name>.png``; return manifest entries."""
+    import skimage
+
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for name in names:
@@ -100,21 +82,94 @@ def export_images(names: tuple[str, ...], folder: Path) -> list[dict[str, Any]]:
         image = to_rgb(photo)
         write_png(image, folder / f"{name}.png")
         entries.append({"name": name, "file": f"{folder.name}/{name}.png", "height": image.shape[0],
-                        "width": image.shape[1], "source": "gray, stored as 3 equal channels" if gray else "rgb"})
+                        "width": image.shape[1], "source": f"skimage.data (scikit-image {skimage.__version__})",
+                        "channels": "gray, stored as 3 equal channels" if gray else "rgb",
+                        "sha256": sha256_of_file(folder / f"{name}.png")})
     return entries
 
 
-def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 256, clip_width: int = 384) -> dict[str, Any]:
-    """Write train/, eval/, clips/ and manifest.json into ``out`` (which must not exist)."""
-    import skimage
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """Area-interpolated downscale by ``factor``: averages factor^2 pixels into one, which
+    pushes JPEG blocks and sensor grain far below the noise the models are trained on."""
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
-    train = export_images(TRAIN_PHOTOS, out / "train")
+
+def export_shrunk(photos: list[tuple[str, Path, dict[str, Any]]], folder: Path, factor: int,
+                  held_out: set[str]) -> list[dict[str, Any]]:
+    """Shrink and write each (name, source file, provenance) as ``folder/<name>.png``.
+
+    A photo whose pixels equal a held-out photo's is refused: held-out photos stay out of training.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, source, provenance in photos:
+        image = read_frame(source)
+        if hashlib.sha256(image.tobytes()).hexdigest() in held_out:
+            raise RestoreError(f"{source} is one of the held-out photos; it cannot be used for training")
+        small = shrink(image, factor)
+        if min(small.shape[:2]) < 128:
+            raise RestoreError(f"{source} is {image.shape[0]}x{image.shape[1]}: too small to shrink {factor}x "
+                             "and still give 128x128 training crops")
+        target = folder / f"{name}.png"
+        if target.exists():
+            raise RestoreError(f"two photos would both be written as {target.name}; rename one of them")
+        write_png(small, target)
+        entries.append({"name": name, "file": f"train/{folder.name}/{name}.png", "height": small.shape[0],
+                        "width": small.shape[1], **provenance, "source_sha256": sha256_of_file(source),
+                        "shrink": f"{factor}x, area interpolation", "sha256": sha256_of_file(target)})
+    return entries
+
+
+def debian_sources(cache: Path, system_root: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    photos = debian_photos.find_or_fetch(cache, system_root)
+    versions = debian_photos.package_versions(cache)
+    return [(photo.name, photo.path, {"source": f"debian:{photo.package}",
+                                      **({"version": versions[photo.package]} if photo.package in versions else {}),
+                                      "source_file": photo.package_path})
+            for photo in photos]
+
+
+def user_sources(folders: list[Path]) -> list[tuple[str, Path, dict[str, Any]]]:
+    """Every image below each folder, named by its path below the folder."""
+    from restore.io.formats import IMAGE_SUFFIXES
+
+    sources = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise RestoreError(f"--photos folder not found: {folder}")
+        if any(part in ("site-packages", "dist-packages") for part in folder.resolve().parts):
+            raise RestoreError(f"{folder} lies inside a Python package: images that packages ship are for "
+                             "evaluation only, never for training")
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise RestoreError(f"--photos folder has no images: {folder}")
+        for file in files:
+            name = "_".join(file.relative_to(folder).with_suffix("").parts)
+            sources.append((name, file, {"source": "user", "source_file": str(file.resolve())}))
+    return sources
+
+
+def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 256, clip_width: int = 384,
+                 debian: bool = False, photos: tuple[Path, ...] = (), shrink_factor: int = 2,
+                 debian_cache: Path = Path("datasets/debian_packages"),
+                 system_root: Path = Path("/")) -> dict[str, Any]:
+    """Write train/, eval/, clips/ and manifest.json into ``out`` (which must not exist)."""
+    if shrink_factor < 2:
+        raise RestoreError(f"--shrink must be at least 2, got {shrink_factor}")
     held_out = export_images(EVAL_PHOTOS, out / "eval")
+    held_out_pixels = {hashlib.sha256(load_rgb(name).tobytes()).hexdigest() for name in EVAL_PHOTOS}
+    train = export_images(TRAIN_PHOTOS, out / "train")
+    if debian:
+        train += export_shrunk(debian_sources(debian_cache, system_root), out / "train" / "debian",
+                               shrink_factor, held_out_pixels)
+    if photos:
+        train += export_shrunk(user_sources(list(photos)), out / "train" / "user", shrink_factor, held_out_pixels)
     clips = make_sample_set(out / "clips", frames=clip_frames, height=clip_height, width=clip_width,
                             photos=TRAIN_PHOTOS)
     manifest = {
         "format": MANIFEST_FORMAT,
-        "source": f"skimage.data (scikit-image {skimage.__version__})",
+        "sources": sorted({entry["source"] for entry in train + held_out}),
         "train": train,
         "eval": held_out,
         "clips": {"from": "train", "photos": list(TRAIN_PHOTOS), "sequences": clips, "frames": clip_frames,
@@ -126,14 +181,14 @@ def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 2
     return manifest
 
 
-def make_corpus(out: Path, overwrite: bool = False, **clip_options: int) -> dict[str, Any]:
+def make_corpus(out: Path, overwrite: bool = False, **options: Any) -> dict[str, Any]:
     """Build the corpus in a temporary sibling folder, then move it to ``out`` in one rename."""
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        manifest = build_corpus(staging, **clip_options)
+        manifest = build_corpus(staging, **options)
         if out.exists():
             old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
             out.rename(old / out.name)
@@ -152,22 +207,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("datasets/sample_corpus"))
     parser.add_argument("--clip-frames", type=int, default=CLIP_FRAMES, help="frames per training pan")
     parser.add_argument("--clip-size", default="256x384", help="HEIGHTxWIDTH of the clip frames")
+    parser.add_argument("--debian", action="store_true",
+                        help="add the natural photographs of Debian's plasma-workspace-wallpapers and "
+                             "mate-backgrounds (fetched with apt-get download when not installed)")
+    parser.add_argument("--debian-cache", type=Path, default=Path("datasets/debian_packages"),
+                        help="where fetched .deb files are unpacked (default: %(default)s)")
+    parser.add_argument("--photos", type=Path, action="append", default=[], metavar="DIR",
+                        help="add every image below DIR (repeatable)")
+    parser.add_argument("--shrink", type=int, default=2,
+                        help="downscale factor for Debian and --photos images (area interpolation, >= 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     args = parser.parse_args(argv)
+    return run_cli(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         height, width = parse_size(args.clip_size)
     except ValueError:
-        print(f"error: --clip-size must look like 256x384, got {args.clip_size!r}", file=sys.stderr)
-        return 2
+        raise RestoreError(f"--clip-size must look like 256x384, got {args.clip_size!r}") from None
     if args.clip_frames < 7 or height < 32 or width < 32:
-        print("error: clips need at least 7 frames of at least 32x32 pixels", file=sys.stderr)
-        return 2
+        raise RestoreError("clips need at least 7 frames of at least 32x32 pixels")
     try:
-        manifest = make_corpus(args.out, args.overwrite, clip_frames=args.clip_frames,
-                               clip_height=height, clip_width=width)
-    except (FileExistsError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        manifest = make_corpus(args.out, args.overwrite, clip_frames=args.clip_frames, clip_height=height,
+                               clip_width=width, debian=args.debian, photos=tuple(args.photos),
+                               shrink_factor=args.shrink, debian_cache=args.debian_cache)
+    except (FileExistsError, OSError) as error:
+        raise RestoreError(str(error)) from None
     print(f"wrote {args.out}: {len(manifest['train'])} training photos, {len(manifest['eval'])} held-out photos, "
           f"{len(manifest['clips']['sequences'])} clips; manifest {args.out / 'manifest.json'}")
     return 0
