@@ -1,12 +1,14 @@
 """``Denoiser``: the one place where weights are loaded and networks are run.
 
 The image CLI, the video CLI and the Gradio app all go through this class, so
-device choice, half precision, tiling, the noise-map convention and the
-checksum check behave the same everywhere::
+device and precision choice, tiling, the noise level (given or estimated), the
+noise-map convention and the checksum check behave the same everywhere::
 
     from restore.api import Denoiser
     den = Denoiser.from_pretrained("uformer_t_skipat_gauss")  # name in weights/ or a path
-    out = den(image_uint8_rgb, sigma=30)                       # numpy in, numpy out
+    out = den(image_uint8_rgb)                                 # numpy in, numpy out
+    video = Denoiser.from_pretrained("uniformer_skipat_gauss")
+    clean = video.denoise_video(frames)                        # sigma estimated once ("auto")
 
 Network conventions (what a card's ``arch`` must accept):
   * image models take (B, C, H, W), video models (B, T, C, H, W), floats in [0, 1];
@@ -15,8 +17,8 @@ Network conventions (what a card's ``arch`` must accept):
 """
 from __future__ import annotations
 
+import itertools
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -24,23 +26,33 @@ import numpy as np
 import torch
 from torch import nn
 
-import restore  # noqa: F401  (registers archs; must precede basicsr)
-from restore.pixels import merge_image, split_image
-from restore.tile_defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP
-from restore.weights_card import (
+from restore.errors import ConfigError, RestoreError, WeightsError
+from restore.inference.defaults import (
+    DEFAULT_CLIP_LEN,
+    DEFAULT_CLIP_OVERLAP,
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    DEFAULT_VIDEO_TILE,
+    DEFAULT_VIDEO_TILE_OVERLAP,
+)
+from restore.inference.pixels import merge_image, split_image
+from restore.inference.precision import precision_name, resolve_device, resolve_precision
+from restore.io.checkpoints import read_state_dict, save_safetensors
+from restore.io.weights_card import (
     CARD_FORMAT,
     WEIGHT_SUFFIXES,
     WeightsCard,
-    WeightsError,
     find_card,
     read_card,
+    register,
     sha256_of_file,
     verify_checksum,
+    write_card,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR_ENV = "RESTORE_WEIGHTS_DIR"
-DEVICES = ("auto", "cpu", "cuda")
+SIGMA_FRAMES = 8  # frames a video's noise level is estimated from
 
 
 def default_weights_dir() -> Path:
@@ -48,50 +60,14 @@ def default_weights_dir() -> Path:
     return Path(os.environ.get(WEIGHTS_DIR_ENV) or REPO_ROOT / "weights")
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """'auto' picks CUDA when present; asking for CUDA without one is an error."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available (use --device cpu or auto)")
-        return torch.device(device)
-    if device == "cpu":
-        return torch.device("cpu")
-    raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
-
-
 def build_network(card: WeightsCard) -> nn.Module:
-    """Instantiate the card's arch from basicsr's registry with the card's config."""
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    if card.arch not in ARCH_REGISTRY and f"{card.arch}_basicsr" not in ARCH_REGISTRY:
-        raise WeightsError(f"model {card.name!r}: arch {card.arch!r} is not registered in basicsr's ARCH_REGISTRY")
-    arch = ARCH_REGISTRY._obj_map.get(card.arch) or ARCH_REGISTRY._obj_map[f"{card.arch}_basicsr"]
-    try:
-        return arch(**card.config)
-    except TypeError as error:
-        raise WeightsError(f"model {card.name!r}: config does not fit arch {card.arch}: {error}") from None
-
-
-def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
-    """Safetensors directly; .pth/.pt only through the weights_only loader (no pickled code)."""
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError) as error:
-            raise WeightsError(f"{path} is not a readable safetensors file: {error}") from None
-    from restore.checkpoints import CheckpointError, load_state_dict_file
+    """The card's arch built with the card's config, after checking both without allocating."""
+    from restore.archs.construct import build_network as build
 
     try:
-        return load_state_dict_file(path)
-    except CheckpointError as error:  # weights_only refusal, corrupt archive, no state dict
-        raise WeightsError(str(error)) from None
+        return build(card.arch, card.config)
+    except ConfigError as error:
+        raise WeightsError(f"model {card.name!r}: {error}") from None
 
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
@@ -113,8 +89,14 @@ def card_for_path(path: Path, arch: str | None, config: dict[str, Any] | None,
     """The card of a path: the .json itself, the card beside a weight file, or one built from arguments."""
     if path.suffix == ".json":
         return read_card(path)
+    if path.suffix == ".onnx":
+        from restore.inference.onnx_model import read_metadata
+
+        fields, _ = read_metadata(path)
+        return WeightsCard(**{**fields, "weights": path.name, "sha256": sha256_of_file(path), "path": path})
     if path.suffix not in WEIGHT_SUFFIXES:
-        raise WeightsError(f"{path}: expected a .json card or a weight file ({', '.join(WEIGHT_SUFFIXES)})")
+        raise WeightsError(f"{path}: expected a .json card, a weight file ({', '.join(WEIGHT_SUFFIXES)}) "
+                           "or an exported .onnx file")
     beside = path.with_suffix(".json")
     if beside.is_file():
         card = read_card(beside)
@@ -135,49 +117,94 @@ def card_for_path(path: Path, arch: str | None, config: dict[str, Any] | None,
     )
 
 
+def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.PathLike, *, name: str, arch: str,
+                    config: dict[str, Any], kind: str = "image", noise: dict[str, Any],
+                    noise_map_input: bool = False, training_data: str | None = None,
+                    psnr: dict[str, Any] | None = None, baseline: str | None = None,
+                    notes: str | None = None, register_model: bool = True,
+                    training_images: list[str] | None = None, held_out_images: list[str] | None = None,
+                    recipe: str | None = None, dtype: str = "float32") -> WeightsCard:
+    """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card.
+    ``dtype`` float16/bfloat16 casts floating tensors before writing."""
+    folder = Path(folder)
+    state = net.state_dict() if isinstance(net, nn.Module) else net
+    state = cast_floating(state, getattr(torch, dtype))
+    weights = folder / f"{name}.safetensors"
+    save_safetensors(state, weights)
+    card = WeightsCard(name=name, arch=arch, config=config, kind=kind, noise=noise,
+                       noise_map_input=noise_map_input, weights=weights.name, sha256=sha256_of_file(weights),
+                       training_data=training_data, psnr=psnr, baseline=baseline, notes=notes,
+                       training_images=training_images, held_out_images=held_out_images, recipe=recipe,
+                       dtype=dtype)
+    write_card(card, folder)
+    if register_model:
+        register(card, folder)
+    return card
+
+
+def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
+
+
 class Denoiser:
     """A loaded denoising network plus everything needed to run it on user data."""
 
     def __init__(self, net: nn.Module, card: WeightsCard, device: str | torch.device = "auto",
-                 half: bool = False, tile: int | None = DEFAULT_TILE, tile_overlap: int = DEFAULT_TILE_OVERLAP) -> None:
+                 precision: str = "fp32", tile: int | None = DEFAULT_TILE,
+                 tile_overlap: int = DEFAULT_TILE_OVERLAP) -> None:
         self.device = resolve_device(device)
-        if half and self.device.type != "cuda":
-            warnings.warn("half precision is only used on CUDA; running in float32", stacklevel=2)
-            half = False
         if tile is not None and tile <= 0:
-            raise ValueError(f"tile must be positive (or None for no tiling), got {tile}")
+            raise RestoreError(f"tile must be positive (or None for no tiling), got {tile}")
         if tile is not None and not 0 <= tile_overlap < tile:
-            raise ValueError(f"tile overlap must be in [0, tile), got {tile_overlap} for tile {tile}")
+            raise RestoreError(f"tile overlap must be in [0, tile), got {tile_overlap} for tile {tile}")
         self.card = card
-        self.half = half
         self.tile = tile
         self.tile_overlap = tile_overlap
-        self.dtype = torch.float16 if half else torch.float32
+        self.dtype = resolve_precision(precision, self.device)
         self.net = net.eval().to(device=self.device, dtype=self.dtype)
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
 
+    def fit_tile(self, tile: int) -> int:
+        """The tile to use: ``tile``, but no larger than an exported network's fixed input."""
+        return min(tile, getattr(self.net, "tile", tile))
+
+    @property
+    def precision(self) -> str:
+        """fp32, bf16 or fp16: what the network runs in."""
+        return precision_name(self.dtype)
+
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, weights_dir: str | os.PathLike | None = None,
-                        device: str = "auto", half: bool = False, tile: int | None = DEFAULT_TILE, tile_overlap: int = DEFAULT_TILE_OVERLAP,
+                        device: str = "auto", precision: str = "fp32", tile: int | None = DEFAULT_TILE,
+                        tile_overlap: int = DEFAULT_TILE_OVERLAP,
                         arch: str | None = None, config: dict[str, Any] | None = None,
                         noise: dict[str, Any] | None = None) -> "Denoiser":
         """Load by registry name or by path (.json card, .safetensors or .pth), checking the sha256.
 
         ``arch``/``config``/``noise`` are only needed for a bare checkpoint that has no card
-        beside it, such as an official Uformer ``.pth``.
+        beside it, such as an official Uformer ``.pth``. ``precision`` is auto, fp32, bf16 or
+        fp16 (see ``restore.inference.precision``); ``device`` is auto, cpu, cuda or mps.
         """
         path = Path(name_or_path)
-        if path.suffix in (".json", *WEIGHT_SUFFIXES) or path.exists():
+        if path.suffix in (".json", ".onnx", *WEIGHT_SUFFIXES) or path.exists():
             if not path.is_file():
                 raise WeightsError(f"model file not found: {path}")
             card = card_for_path(path, arch, config, noise)
         else:
             card = find_card(str(name_or_path), weights_dir or default_weights_dir())
+        if path.suffix == ".onnx":
+            from restore.inference.onnx_model import OnnxNetwork, read_metadata
+
+            if resolve_device(device).type != "cpu" or precision not in ("auto", "fp32"):
+                raise RestoreError("an .onnx model runs on the CPU in fp32 here (onnxruntime's CPU provider)")
+            net = OnnxNetwork(path, read_metadata(path)[1])
+            return cls(net, card, device="cpu", precision="fp32", tile=min(tile or net.tile, net.tile),
+                       tile_overlap=min(tile_overlap, net.tile // 4))
         weights = verify_checksum(card)
         net = build_network(card)
-        load_state(net, load_weights_file(weights), card.name)
-        return cls(net, card, device=device, half=half, tile=tile, tile_overlap=tile_overlap)
+        load_state(net, read_state_dict(weights), card.name)
+        return cls(net, card, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap)
 
     @property
     def name(self) -> str:
@@ -191,15 +218,42 @@ class Denoiser:
         """A σ within the card's range for Gaussian models; real-noise models take none."""
         if sigma is None:
             if self.card.noise_map_input:
-                raise ValueError(f"model {self.name!r} needs the noise level: pass sigma (0-255 scale)")
+                raise RestoreError(f"model {self.name!r} needs the noise level: pass sigma (0-255 scale)")
             return None
         if not self.card.is_gaussian:
             dataset = self.card.noise.get("dataset")
-            raise ValueError(f"model {self.name!r} removes real ({dataset}) noise and takes no sigma")
+            raise RestoreError(f"model {self.name!r} removes real ({dataset}) noise and takes no sigma")
         low, high = self.card.sigma_range
         if not low <= float(sigma) <= high:
-            raise ValueError(f"sigma {sigma} is outside model {self.name!r}'s range [{low:g}, {high:g}]")
+            raise RestoreError(f"sigma {sigma} is outside model {self.name!r}'s range [{low:g}, {high:g}]")
         return float(sigma)
+
+    def choose_sigma(self, sample: np.ndarray | Iterable[np.ndarray], sigma: float | str | None = "auto"
+                     ) -> tuple[float | None, str]:
+        """(the σ to pass to the network, a short note of where it came from) for an image
+        (H, W[, C]) or a sequence of video frames.
+
+        ``sigma="auto"`` or None estimates σ from ``sample``; a model that takes a noise map
+        gets the estimate (clamped into its trained range), a blind model gets none and the
+        estimate is only reported. A number is checked against the card and passed on.
+        """
+        if sigma not in (None, "auto"):
+            value = self.check_sigma(float(sigma))
+            return value, f"sigma {value:g} given"
+        if not self.card.is_gaussian:
+            return None, f"real-noise ({self.card.noise.get('dataset')}) model"
+        from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
+
+        if isinstance(sample, np.ndarray) and self.kind == "image":
+            estimate = estimate_sigma(sample)
+        else:
+            estimate = estimate_sigma_frames(sample)
+        if not self.card.noise_map_input:
+            return None, f"sigma ~{estimate:.1f} estimated; blind model"
+        low, high = self.card.sigma_range
+        clamped = min(max(estimate, low), high)
+        note = f"sigma {clamped:.1f} estimated" + (f" (clamped from {estimate:.1f})" if clamped != estimate else "")
+        return clamped, note
 
     def network_fn(self, sigma: float | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """A tensor -> tensor function for tilers and streaming video: device, dtype and noise map handled.
@@ -208,15 +262,23 @@ class Denoiser:
         accumulators on CPU while the network runs on the GPU.
         """
         sigma = self.check_sigma(sigma)
+        # Reduced precision: the weights are stored in bf16/fp16 and the matmuls and convolutions
+        # run in it, but the input stays float32 under autocast, so the residual connection that
+        # adds it back keeps full precision (bf16 rounds [0, 1] to about one 8-bit level near 1).
+        reduced = self.dtype != torch.float32
+        autocast = reduced and self.device.type in ("cpu", "cuda")
+        input_dtype = self.dtype if reduced and not autocast else torch.float32
 
         @torch.inference_mode()
         def run(x: torch.Tensor) -> torch.Tensor:
             home = x.device
-            x = x.to(device=self.device, dtype=self.dtype)
+            x = x.to(device=self.device, dtype=input_dtype)
             if self.card.noise_map_input:
                 level = x.new_full((*x.shape[:-3], 1, *x.shape[-2:]), sigma / 255.0)
                 x = torch.cat([x, level], dim=-3)
-            return self.net(x).clamp_(0, 1).to(device=home, dtype=torch.float32)
+            with torch.autocast(self.device.type, dtype=self.dtype, enabled=autocast):
+                out = self.net(x)
+            return out.float().clamp_(0, 1).to(device=home)
 
         return run
 
@@ -227,45 +289,72 @@ class Denoiser:
         ``progress(done, total)`` is called after each tile (once for an untiled image).
         """
         if self.kind != "image":
-            raise ValueError(f"model {self.name!r} is a video model; use restore.video_inference with it")
+            raise RestoreError(f"model {self.name!r} is a video model; use restore.inference.video_stream with it")
         fn = self.network_fn(sigma)
         if self.tile is None or (x.shape[-2] <= self.tile and x.shape[-1] <= self.tile):
             out = fn(x)
             if progress is not None:
                 progress(1, 1)
             return out
-        from restore.tiling import tiled_apply
+        from restore.inference.tiling import tiled_apply
 
         return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress)
 
-    def __call__(self, image: np.ndarray, sigma: float | None = None,
+    def __call__(self, image: np.ndarray, sigma: float | str | None = "auto",
                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Denoise an H×W[×1|3|4] uint8/uint16/float image; same shape and dtype come back.
 
-        Grayscale goes through the colour network as three equal channels and comes
-        back as one; an alpha channel is passed through untouched.
+        ``sigma`` is a number (0-255 scale) or "auto"/None: estimated from the image for
+        models that take a noise map, not needed by blind ones. Grayscale goes through the
+        colour network as three equal channels and comes back as one; an alpha channel is
+        passed through untouched.
         """
+        if sigma in (None, "auto") and not self.card.noise_map_input:
+            sigma = None
+        else:
+            sigma = self.choose_sigma(image, sigma)[0]
         tensor, layout = split_image(image)
         return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
 
-    def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | None = None, *,
-                      tile: int = DEFAULT_VIDEO_TILE, tile_overlap: int = DEFAULT_VIDEO_TILE_OVERLAP, clip_len: int = 7,
-                      clip_overlap: int = 2) -> Iterator[np.ndarray] | np.ndarray:
+    def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | str | None = "auto", *,
+                      tile: int = DEFAULT_VIDEO_TILE, tile_overlap: int = DEFAULT_VIDEO_TILE_OVERLAP,
+                      clip_len: int = DEFAULT_CLIP_LEN, clip_overlap: int = DEFAULT_CLIP_OVERLAP
+                      ) -> Iterator[np.ndarray] | np.ndarray:
         """Denoise (H, W, 3) uint8 RGB frames with a video model, streaming with bounded memory.
 
         An iterable of frames gives an iterator of frames (nothing is held beyond a few
-        clips); a (T, H, W, 3) array gives a (T, H, W, 3) array. Defaults are the paper's
+        clips); a (T, H, W, 3) array gives a (T, H, W, 3) array. ``sigma`` "auto"/None is
+        estimated once from the first frames (:meth:`peek_sigma`). Defaults are the paper's
         7×128×128 patches with a 10-pixel overlap.
         """
         if self.kind != "video":
-            raise ValueError(f"model {self.name!r} is an image model; call the Denoiser on each image instead")
-        from restore.video_inference import denoise_frames
+            raise RestoreError(f"model {self.name!r} is an image model; call the Denoiser on each image instead")
+        from restore.inference.video_stream import denoise_frames
 
-        stream = denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=tile_overlap,
+        if isinstance(frames, np.ndarray):
+            sigma = self.choose_sigma(frames[:SIGMA_FRAMES], sigma)[0]
+        else:
+            frames, sigma, _ = self.peek_sigma(frames, sigma)
+
+        tile = self.fit_tile(tile)
+        stream = denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=min(tile_overlap, tile - 1),
                                 clip_len=clip_len, clip_overlap=clip_overlap)
         if isinstance(frames, np.ndarray):
             return np.stack(list(stream))
         return stream
+
+    def peek_sigma(self, frames: Iterable[np.ndarray], sigma: float | str | None = "auto"
+                   ) -> tuple[Iterator[np.ndarray], float | None, str]:
+        """(the same frames, σ for the network, where σ came from) for a stream: "auto"/None
+        reads the first frames to estimate σ and puts them back in front of the stream."""
+        frames = iter(frames)
+        if sigma not in (None, "auto") or not self.card.is_gaussian:
+            return frames, *self.choose_sigma([], sigma)
+        head = list(itertools.islice(frames, SIGMA_FRAMES))
+        if not head:
+            raise RestoreError("the video has no frames")
+        value, note = self.choose_sigma(head, sigma)
+        return itertools.chain(head, frames), value, f"{note} from the first {len(head)} frames"
 
     def warm_up(self, size: int = 64, frames: int = 7) -> None:
         """One small untimed forward, so lazy kernel set-up does not land in the first timing."""

@@ -4,11 +4,12 @@ Default (about 75 s on one of this project's 2-core CPUs, after the install):
 
 1. a held-out photo (skimage's chelsea, never trained on) with seeded Gaussian noise,
    σ = 30, quantised to 8 bits, through the image CLI and the default model
-   ``uformer_t_skipat_gauss``; the CLI prints PSNR before and after (``--gt``);
-2. a 7-frame pan over another held-out photo (motorcycle_left), σ = 30, through the video
-   CLI and ``uniformer_skipat_gauss``; the demo prints the clip's PSNR;
+   ``uformer_t_skipat_gauss``; the CLI estimates σ, and prints PSNR before and after (``--gt``);
+2. a 7-frame pan over another held-out photo (motorcycle_left: fine texture, a camera
+   that pans and zooms), σ = 30, through the video CLI and ``uniformer_skipat_gauss`` with
+   no σ given: the CLI estimates it from the frames; the demo prints the clip's PSNR;
 3. the same noisy frames one by one through the image CLI, so the clip's PSNR stands next
-   to what the image model gets without the other frames.
+   to what the image model gets without the other frames, whichever way it falls.
 
 ``--train`` runs the training path instead, in about a minute: train a tiny Uformer +
 SkipAt for 100 iterations on scikit-image photos through BasicSR, publish it as
@@ -34,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "demo_output"
 NAME = "demo_uformer_skipat_tiny"
-OPTIONS = ROOT / "options" / "smoke_uformer_tiny.yml"
+OPTIONS = ROOT / "options" / "smoke" / "uformer_tiny.yml"
 
 
 def step(title: str, args: list[str], env: dict[str, str] | None = None) -> None:
@@ -48,15 +49,16 @@ def add_noise(clean, sigma: float, seed: int):
     """Seeded Gaussian noise, rounded and clipped to uint8, as a noisy file would be."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    return np.clip(clean + rng.normal(0.0, sigma, clean.shape), 0, 255).round().astype(np.uint8)
+    from restore.data.noise import noisy_pixels
+
+    return noisy_pixels(clean, sigma, np.random.default_rng(seed))
 
 
 def make_noisy_photo(name: str, sigma: float, seed: int) -> tuple[Path, Path]:
     """A held-out scikit-image photo and a seeded noisy 8-bit copy."""
     from skimage import io
 
-    from restore.scripts.make_sample_corpus import load_rgb
+    from restore.data.photos import load_rgb
 
     clean = load_rgb(name)
     clean_path, noisy_path = OUT / f"{name}_clean.png", OUT / f"{name}_sigma{sigma:g}.png"
@@ -69,8 +71,8 @@ def make_noisy_clip(name: str, sigma: float, frames: int, seed: int) -> tuple[li
     """A pan over a held-out photo: clean frames in memory, noisy PNG frames in a folder."""
     from skimage import io
 
-    from restore.scripts.make_sample_clips import pan_zoom_clip
-    from restore.scripts.make_sample_corpus import CLIP_FRAMES, load_rgb
+    from restore.data.photos import pan_zoom_clip
+    from restore.data.photos import CLIP_FRAMES, load_rgb
 
     # the start of a pan that moves as the training pans do
     clean = pan_zoom_clip(load_rgb(name), frames, 192, 256, seed=seed, path_frames=CLIP_FRAMES)
@@ -101,17 +103,17 @@ def pretrained_demo() -> None:
     denoised = OUT / "chelsea_denoised.png"
     step("1/3 denoise a held-out photo (chelsea, sigma 30) with the default image model",
          [py, "restore/denoise_image.py", "--input", str(noisy.relative_to(ROOT)),
-          "--output", str(denoised.relative_to(ROOT)), "--sigma", "30", "--gt", str(clean.relative_to(ROOT))])
+          "--output", str(denoised.relative_to(ROOT)), "--gt", str(clean.relative_to(ROOT))])
     clip, folder = make_noisy_clip("motorcycle_left", sigma=30.0, frames=7, seed=0)
     out = OUT / "motorcycle_left_pan_denoised"
     step("2/3 denoise a 7-frame pan over a held-out photo (motorcycle_left, sigma 30) with the video model",
          [py, "restore/denoise_video.py", "--frames-dir", str(folder.relative_to(ROOT)),
-          "--output", str(out.relative_to(ROOT)), "--sigma", "30"])
+          "--output", str(out.relative_to(ROOT))])
     # what the frames' temporal information is worth on this clip, shown whichever way it falls
     per_frame = OUT / "motorcycle_left_pan_per_frame"
     step("3/3 for comparison, denoise the same frames one by one with the default image model",
          [py, "restore/denoise_image.py", "--input", str(folder.relative_to(ROOT)),
-          "--output", str(per_frame.relative_to(ROOT)), "--sigma", "30"])
+          "--output", str(per_frame.relative_to(ROOT))])
     print(f"video PSNR {clip_psnr(clip, folder):.2f} dB -> {clip_psnr(clip, out):.2f} dB (mean over 7 frames); "
           f"the image model frame by frame: {clip_psnr(clip, per_frame):.2f} dB")
     print(f"\nDone. Denoised photo: {denoised}\nDenoised frames: {out}/ (one by one: {per_frame}/)")

@@ -1,17 +1,13 @@
-"""Publish a network as safetensors + weight card (+ registry entry).
-
-The counterpart of ``Denoiser.from_pretrained``: training runs and tests use it
-so that every weight file that exists has a card with its true sha256.
-
-CLI (turn a BasicSR training checkpoint into a published model)::
+"""Publish a training checkpoint as safetensors + weight card (+ registry entry).
 
     python -m restore.save_weights --checkpoint experiments/x/models/net_g_latest.pth \
         --name uformer_t_skipat_gauss --arch UformerSkipAt --config '{"preset": "T"}' \
         --noise gaussian:0,50 --manifest datasets/sample_corpus/manifest.json \
-        --recipe options/weights_uformer_t_skipat_gauss.yml [--half] [--weights-dir weights] [--register]
+        --recipe options/weights/uformer_t_skipat_gauss/stage5.yml [--half] [--weights-dir weights] [--register]
 
-``--manifest`` copies the exact training and held-out image lists of
-``restore.scripts.make_sample_corpus`` into the card. ``--half`` stores float16
+A thin CLI over ``restore.api.save_pretrained``, the counterpart of
+``Denoiser.from_pretrained``. ``--manifest`` copies the exact training and held-out
+file lists of ``restore.scripts.make_sample_corpus`` into the card. ``--half`` stores float16
 (half the size) after measuring how far the outputs move on a real photo; the
 measurement goes into the card's notes, and an output change above
 ``--half-tolerance`` 8-bit levels is refused.
@@ -19,89 +15,45 @@ measurement goes into the card's notes, and an output change above
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
-from restore.io.temp_files import replace_atomically
-from restore.weights_card import WeightsCard, WeightsError, register, sha256_of_file, write_card
-
-
-def save_state_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # safetensors refuses shared or non-contiguous storage: give it plain copies.
-    plain = {key: value.detach().cpu().contiguous().clone() for key, value in state.items()}
-    replace_atomically(path, lambda tmp: save_file(plain, tmp))
-
-
-def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.PathLike, *, name: str, arch: str,
-                    config: dict[str, Any], kind: str = "image", noise: dict[str, Any],
-                    noise_map_input: bool = False, training_data: str | None = None,
-                    psnr: dict[str, Any] | None = None, baseline: str | None = None,
-                    notes: str | None = None, register_model: bool = True,
-                    training_images: list[str] | None = None, held_out_images: list[str] | None = None,
-                    recipe: str | None = None, dtype: str = "float32") -> WeightsCard:
-    """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card.
-    ``dtype`` float16/bfloat16 casts floating tensors before writing."""
-    folder = Path(folder)
-    state = net.state_dict() if isinstance(net, nn.Module) else net
-    state = cast_floating(state, getattr(torch, dtype))
-    weights = folder / f"{name}.safetensors"
-    save_state_atomic(state, weights)
-    card = WeightsCard(name=name, arch=arch, config=config, kind=kind, noise=noise,
-                       noise_map_input=noise_map_input, weights=weights.name, sha256=sha256_of_file(weights),
-                       training_data=training_data, psnr=psnr, baseline=baseline, notes=notes,
-                       training_images=training_images, held_out_images=held_out_images, recipe=recipe,
-                       dtype=dtype)
-    write_card(card, folder)
-    if register_model:
-        register(card, folder)
-    return card
-
-
-def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    return {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
+from restore.errors import WeightsError
 
 
 def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
-    """(training images, held-out images, a training_data sentence) from a corpus manifest."""
+    """(training files, held-out images, a training_data sentence) from a corpus manifest."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        train = [entry["name"] for entry in manifest["train"]]
+        train = [entry["file"] for entry in manifest["train"]]
         held_out = [entry["name"] for entry in manifest["eval"]]
-        source = manifest["source"]
+        sources = ", ".join(manifest["sources"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise WeightsError(f"{path} is not a sample-corpus manifest: {error}") from None
-    if kind == "video":
-        clips = manifest.get("clips") or {}
-        text = (f"{source}: {clips.get('frames')}-frame {clips.get('height')}x{clips.get('width')} pans and zooms "
-                f"({clips.get('motion')}) over the training photos, synthetic Gaussian noise")
-    else:
-        text = f"{source}: random crops of the training photos, synthetic Gaussian noise"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    what = ("clips drawn from" if kind == "video" else "random crops of")
+    text = (f"{what} the {len(train)} training photos of the corpus {path.name} (sha256 {digest}...; sources: "
+            f"{sources}), synthetic Gaussian noise")
     return train, held_out, text
 
 
-def half_precision_check(net: nn.Module, state: dict[str, torch.Tensor], kind: str,
-                         noise_map_input: bool) -> tuple[float, float]:
+def half_precision_check(net, state: dict, kind: str, noise_map_input: bool) -> tuple[float, float]:
     """(largest change in 8-bit levels, share of 8-bit values that change) when the weights
-    are stored as float16, on a noisy crop of a real photo (σ = 30)."""
+    are stored as float16, on a noisy (σ = 30) crop of a held-out photo."""
     import numpy as np
-    from skimage import data
+    import torch
 
-    photo = torch.from_numpy(data.chelsea()[:128, :128].astype(np.float32) / 255.0).permute(2, 0, 1)
-    generator = torch.Generator().manual_seed(0)
-    if kind == "video":
-        clean = torch.stack([torch.roll(photo, shifts=2 * t, dims=2) for t in range(7)])[None]
-    else:
-        clean = photo[None]
-    noisy = clean + torch.randn(clean.shape, generator=generator) * (30 / 255)
+    from restore.api import cast_floating
+    from restore.data.noise import add_gaussian_noise
+    from restore.data.photos import load_rgb
+
+    photo = load_rgb("chelsea")[:128, :128].astype(np.float32) / 255.0
+    clean = np.stack([np.roll(photo, 2 * t, axis=1) for t in range(7)]) if kind == "video" else photo
+    noisy = torch.from_numpy(add_gaussian_noise(clean, 30, np.random.default_rng(0), clip=False))
+    noisy = noisy.movedim(-1, -3)[None]
     if noise_map_input:
         noisy = torch.cat([noisy, torch.full_like(noisy[..., :1, :, :], 30 / 255)], dim=-3)
     outputs = []
@@ -149,42 +101,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--register", action="store_true", help="add the model to the folder's registry.json")
     args = parser.parse_args(argv)
 
-    from restore.api import build_network, default_weights_dir, load_state, load_weights_file
+    from restore.errors import run_cli
+
+    return run_cli(lambda: publish(args))
+
+
+def publish(args: argparse.Namespace) -> int:
+    from restore.api import build_network, default_weights_dir, load_state, save_pretrained
+    from restore.io.checkpoints import read_state_dict
+    from restore.io.weights_card import WeightsCard
 
     try:
         config = json.loads(args.config)
-        if not args.checkpoint.is_file():
-            raise WeightsError(f"checkpoint not found: {args.checkpoint}")
-        state = load_weights_file(args.checkpoint)
-        folder = args.weights_dir or default_weights_dir()
-        probe = WeightsCard(name=args.name, arch=args.arch, config=config, kind=args.kind, noise=args.noise,
-                            noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64)
-        net = build_network(probe)
-        load_state(net, state, args.name)  # refuse a checkpoint that does not fit
-        training_images = held_out = None
-        training_data, notes = args.training_data, args.notes
-        if args.manifest:
-            training_images, held_out, text = manifest_lists(args.manifest, args.kind)
-            training_data = training_data or text
-        dtype = "float32"
-        if args.half:
-            largest, share = half_precision_check(net, state, args.kind, args.noise_map_input)
-            measured = (f"stored as float16: on a noisy (σ=30) crop of skimage's chelsea, outputs change by at most "
-                        f"{largest:g} 8-bit level(s), {100 * share:.3f}% of values")
-            if largest > args.half_tolerance:
-                raise WeightsError(f"{measured}, more than --half-tolerance {args.half_tolerance:g}; keep float32")
-            print(measured)
-            sentence = f"{measured[0].upper()}{measured[1:]}."
-            notes = f"{notes} {sentence}" if notes else sentence
-            dtype = "float16"
+    except json.JSONDecodeError as error:
+        raise WeightsError(f"--config is not JSON: {error}") from None
+    if not args.checkpoint.is_file():
+        raise WeightsError(f"checkpoint not found: {args.checkpoint}")
+    state = read_state_dict(args.checkpoint)
+    folder = args.weights_dir or default_weights_dir()
+    probe = WeightsCard(name=args.name, arch=args.arch, config=config, kind=args.kind, noise=args.noise,
+                        noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64)
+    net = build_network(probe)
+    load_state(net, state, args.name)  # refuse a checkpoint that does not fit
+    training_images = held_out = None
+    training_data, notes = args.training_data, args.notes
+    if args.manifest:
+        training_images, held_out, text = manifest_lists(args.manifest, args.kind)
+        training_data = training_data or text
+    dtype = "float32"
+    if args.half:
+        largest, share = half_precision_check(net, state, args.kind, args.noise_map_input)
+        measured = (f"stored as float16: on a noisy (σ=30) crop of skimage's chelsea, outputs change by at most "
+                    f"{largest:g} 8-bit level(s), {100 * share:.3f}% of values")
+        if largest > args.half_tolerance:
+            raise WeightsError(f"{measured}, more than --half-tolerance {args.half_tolerance:g}; keep float32")
+        print(measured)
+        sentence = f"{measured[0].upper()}{measured[1:]}."
+        notes = f"{notes} {sentence}" if notes else sentence
+        dtype = "float16"
+    try:
         card = save_pretrained(state, folder, name=args.name, arch=args.arch, config=config, kind=args.kind,
                                noise=args.noise, noise_map_input=args.noise_map_input,
                                training_data=training_data, baseline=args.baseline, notes=notes,
                                register_model=args.register, training_images=training_images,
                                held_out_images=held_out, recipe=args.recipe, dtype=dtype)
-    except (WeightsError, json.JSONDecodeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except OSError as error:
+        raise WeightsError(f"cannot write the weights into {folder}: {error}") from None
     print(f"wrote {card.weights_path} and {card.path} (sha256 {card.sha256})")
     return 0
 

@@ -1,6 +1,6 @@
 """Evaluate a trained denoiser and write its metrics (and, with val.save_img, its outputs).
 
-    python restore/test.py -opt options/test_sidd_uformer_b_skipat.yml
+    python restore/test.py -opt options/test/sidd_uformer_b_skipat.yml
 
 Writes ``results/<name>/metrics.json`` ({dataset: {metric: mean}}) and a log beside it.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from restore.pipeline_entry import run_entry  # noqa: E402
+from restore.models.options import run_entry  # noqa: E402
 
 
 def evaluate(root_path: str) -> dict:

@@ -1,8 +1,8 @@
 """Small real networks saved with real cards, for the API, CLI and app tests.
 
-No trained weights ship yet, so tests publish randomly initialised networks
-through ``save_pretrained`` into a temporary weights folder and load them back
-through the same path users take.
+Tests publish small randomly initialised networks through ``save_pretrained`` into
+a temporary weights folder and load them back through the same path users take;
+they run in seconds, where the published weights would take minutes.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-import restore  # noqa: F401
-from restore.save_weights import save_pretrained
-from restore.weights_card import WeightsCard
+import restore.archs  # noqa: F401
+from restore.api import save_pretrained
+from restore.io.weights_card import WeightsCard
 
 # A purely convolutional basicsr net (6 stacked 3x3 convs at upscale=1, receptive
 # radius 6 px): tiled and untiled outputs must agree exactly away from the seams.

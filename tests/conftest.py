@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-import restore  # noqa: F401  (registers archs; makes basicsr importable)
+import restore.archs  # noqa: F401  (registers the networks in basicsr's ARCH_REGISTRY)
 
 torch.set_num_threads(int(os.environ.get("RESTORE_TEST_THREADS", "2")))
 

@@ -9,7 +9,7 @@ import torch
 from skimage import data
 
 from restore.api import Denoiser
-from restore.weights_card import ChecksumError, ModelNotFoundError, WeightsError, read_registry
+from restore.io.weights_card import ChecksumError, ModelNotFoundError, WeightsError, read_registry
 
 from _denoiser_fixtures import LOCAL_RADIUS, publish_local
 
@@ -89,7 +89,7 @@ def test_shape_and_dtype_come_back_and_alpha_is_kept(weights_dir, shape_dtype):
 
 
 def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir):
-    from restore.tiling import tile_starts
+    from restore.inference.tiling import tile_starts
 
     tile, overlap = 48, 2 * LOCAL_RADIUS + 2
     whole = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=None)
@@ -127,9 +127,13 @@ def test_noise_map_model_gets_an_extra_channel(tmp_path):
     card = publish(tmp_path, "tiny_map", "Uformer", {**TINY_UFORMER, "dd_in": 4}, noise_map_input=True)
     den = Denoiser.from_pretrained(card.path, device="cpu")
     image = data.astronaut()[:32, :32]
-    with pytest.raises(ValueError, match="needs the noise level"):
-        den(image)
     assert not np.array_equal(den(image, sigma=5), den(image, sigma=45))
+    noisy = np.clip(image + np.random.default_rng(0).normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    value, note = den.choose_sigma(noisy, "auto")  # no sigma given: estimated, and the network gets it
+    assert 10 < value < 30 and "estimated" in note
+    assert np.array_equal(den(noisy), den(noisy, sigma=value))
+    with pytest.raises(ValueError, match="outside"):
+        den(image, sigma=60)
 
 
 def test_video_model_streams_frames_through_the_api(tmp_path):
@@ -172,17 +176,20 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     checkpoint = tmp_path / "net_g_latest.pth"
     torch.save({"params": den.net.state_dict()}, checkpoint)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"source": "skimage.data (test)", "train": [{"name": "astronaut"}, {"name": "coffee"}],
-                                    "eval": [{"name": "camera"}]}))
+    manifest.write_text(json.dumps({"sources": ["skimage.data (test)"],
+                                    "train": [{"name": "astronaut", "file": "train/astronaut.png"},
+                                              {"name": "coffee", "file": "train/coffee.png"}],
+                                    "eval": [{"name": "camera", "file": "eval/camera.png"}]}))
     out = tmp_path / "published"
     common = ["--checkpoint", str(checkpoint), "--arch", den.card.arch, "--config", json.dumps(den.card.config),
               "--noise", "gaussian:0,50", "--manifest", str(manifest), "--recipe", "options/x.yml",
               "--weights-dir", str(out)]
     assert save_weights([*common, "--name", "half", "--half", "--register"]) == 0
     card = json.loads((out / "half.json").read_text())
-    assert card["training_images"] == ["astronaut", "coffee"] and card["held_out_images"] == ["camera"]
+    assert card["training_images"] == ["train/astronaut.png", "train/coffee.png"]
+    assert card["held_out_images"] == ["camera"]
     assert card["recipe"] == "options/x.yml" and card["dtype"] == "float16"
-    assert "Stored as float16" in card["notes"] and card["training_data"].startswith("skimage.data (test)")
+    assert "Stored as float16" in card["notes"] and "sources: skimage.data (test)" in card["training_data"]
     from safetensors.torch import load_file
 
     assert all(v.dtype == torch.float16 for v in load_file(str(out / "half.safetensors")).values())

@@ -102,7 +102,7 @@ def test_image_endpoint_runs_skipat_and_the_baseline(client):
     from gradio_client import handle_file
 
     (before, after), stats, download, baseline = client.predict(
-        handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, False, True, api_name="/denoise_image")
+        handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, False, False, True, api_name="/denoise_image")
     assert read_image(before).pixels.shape == read_image(after).pixels.shape == (256, 256, 3)
     assert not np.array_equal(read_image(before).pixels, read_image(after).pixels)
     assert "tiny_uformer_skipat_gauss" in stats and "GMACs" in stats and "(baseline)" in stats
@@ -116,7 +116,7 @@ def test_gray_16_bit_upload_comes_back_gray_16_bit(client, tmp_path):
     from gradio_client import handle_file
 
     source = write_image(tmp_path / "gray16.png", data.camera()[::4, ::4].astype(np.uint16) * 257)
-    _, _, download, _ = client.predict(handle_file(str(source)), "tiny_local_real", 25, False, False,
+    _, _, download, _ = client.predict(handle_file(str(source)), "tiny_local_real", 25, False, False, False,
                                        api_name="/denoise_image")
     pixels = read_image(download).pixels
     assert pixels.shape == (128, 128) and pixels.dtype == np.uint16
@@ -126,8 +126,8 @@ def test_too_many_pixels_get_a_friendly_message(client, tmp_path):
     from gradio_client import handle_file
 
     big = write_image(tmp_path / "big.png", data.astronaut()[:400, :300])  # 0.12 MP > 0.1 MP
-    with pytest.raises(Exception, match="this app takes up to"):
-        client.predict(handle_file(str(big)), "tiny_uformer_skipat_gauss", 25, False, False,
+    with pytest.raises(Exception, match=r"0.12 MP, more than the 0.1 MP allowed in this app"):
+        client.predict(handle_file(str(big)), "tiny_uformer_skipat_gauss", 25, False, False, False,
                        api_name="/denoise_image")
 
 
@@ -135,8 +135,8 @@ def test_video_endpoint_keeps_frames_and_audio_and_gives_a_side_by_side(client, 
     from gradio_client import handle_file
 
     clip = make_clip(tmp_path / "clip.mp4", frames=9)
-    video, preview, stats = client.predict(handle_file(str(clip)), "tiny_video_skipat_gauss", 30, True,
-                                           api_name="/denoise_video")
+    video, preview, stats = client.predict(handle_file(str(clip)), "tiny_video_skipat_gauss", 30, False, True,
+                                           False, api_name="/denoise_video")
     video = video["video"] if isinstance(video, dict) else video
     preview = preview["video"] if isinstance(preview, dict) else preview
     with av.open(video) as out:
@@ -154,7 +154,8 @@ def test_too_long_video_gets_a_friendly_message(client, tmp_path):
 
     clip = make_clip(tmp_path / "long.mp4", frames=30)  # 3 s at 10 fps
     with pytest.raises(Exception, match="this app takes up to 2 s"):
-        client.predict(handle_file(str(clip)), "tiny_video_skipat_gauss", 30, False, api_name="/denoise_video")
+        client.predict(handle_file(str(clip)), "tiny_video_skipat_gauss", 30, False, False, False,
+                       api_name="/denoise_video")
 
 
 def test_files_outside_the_work_folder_are_not_served(app_url):

@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from restore.weights_card import WeightsCard
+from restore.io.weights_card import WeightsCard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import SIGMA_LABEL, sigma_control  # noqa: E402

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
 
 

@@ -13,7 +13,7 @@ import pytest
 from scipy import io as sio
 from skimage import data as skdata
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.gaussian_noise_dataset import GaussianNoiseDataset  # noqa: F401  (registers)
 from restore.data.sidd_mat_dataset import SIDDMatDataset
 from restore.data.sidd_medium_dataset import SIDDMediumDataset

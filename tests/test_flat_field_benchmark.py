@@ -1,8 +1,8 @@
-"""restore.benchmark_flat_field on small fields with the bundled weights: the statistics are
+"""restore.benchmarks.flat_field on small fields with the bundled weights: the statistics are
 right on known input, the models leave less than the noise, bad arguments get a clear message."""
 import numpy as np
 
-from restore import benchmark_flat_field
+from restore.benchmarks import flat_field as benchmark_flat_field
 
 
 def test_bias_and_rmse_in_levels():

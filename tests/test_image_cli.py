@@ -13,7 +13,7 @@ from skimage import data
 
 from restore.denoise_image import main
 from restore.io.image import read_image, write_image
-from restore.tiling import tile_starts
+from restore.inference.tiling import tile_starts
 
 from _denoiser_fixtures import LOCAL_RADIUS, publish_local
 
@@ -154,12 +154,12 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, weights, args, message)
 def test_cli_and_app_tile_defaults_match_the_api():
     import app
     from restore.denoise_image import parse_args
-    from restore.tile_defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP
+    from restore.inference.defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP
 
     for defaults in (parse_args(["--input", "x.png"]), app.parse_args([])):
         assert (defaults.tile, defaults.tile_overlap) == (DEFAULT_TILE, DEFAULT_TILE_OVERLAP)
     from restore.denoise_video import parse_args as video_args
-    from restore.tile_defaults import DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP
+    from restore.inference.defaults import DEFAULT_VIDEO_TILE, DEFAULT_VIDEO_TILE_OVERLAP
 
     video = video_args(["--input", "x.mp4"])
     app_defaults = app.parse_args([])

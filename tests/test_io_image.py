@@ -126,12 +126,12 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     import stat
 
     from restore.io.temp_files import current_umask
-    from restore.weights_card import write_json_atomic
+    from restore.io.weights_card import write_json_atomic
 
     expected = 0o666 & ~current_umask()
     image = write_image(tmp_path / "out.png", data.camera()[:16, :16])
     write_json_atomic(tmp_path / "card.json", {"a": 1})
-    from restore.save_weights import save_state_atomic
+    from restore.io.checkpoints import save_safetensors as save_state_atomic
     import torch
 
     save_state_atomic({"w": torch.zeros(2)}, tmp_path / "w.safetensors")

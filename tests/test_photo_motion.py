@@ -9,11 +9,11 @@ import torch
 from skimage import data as skdata
 
 import restore.data  # noqa: F401  (registers datasets)
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data import photo_motion
 from restore.data.photo_motion import MotionRange, motion_clip
 from restore.data.video_clip_dataset import VideoClipDataset
-from restore.pipeline_entry import OptionsError, check_dataroots, with_forced_dataroots
+from restore.models.options import OptionsError, check_dataroots, with_overrides
 
 PHOTO = skdata.astronaut()  # 512 x 512 RGB
 
@@ -146,10 +146,10 @@ def test_a_nested_dataroot_is_checked_and_can_be_forced(tmp_path):
     opt = {"datasets": {"train": {"photo_motion": {"dataroot": str(tmp_path / "missing")}}}}
     with pytest.raises(OptionsError, match="photo_motion: dataroot of dataset 'train' not found"):
         check_dataroots(opt)
-    check_dataroots(with_forced_dataroots(opt, [f"datasets:train:photo_motion:dataroot={tmp_path}"]))
+    check_dataroots(with_overrides(opt, [f"datasets:train:photo_motion:dataroot={tmp_path}"]))
     assert opt["datasets"]["train"]["photo_motion"]["dataroot"] == str(tmp_path)
     # BasicSR creates no keys on the way, so a misspelt one fails here, with its name
     with pytest.raises(OptionsError, match="no 'datasets:train:photo_motoin' mapping"):
-        with_forced_dataroots(opt, [f"datasets:train:photo_motoin:dataroot={tmp_path}"])
+        with_overrides(opt, [f"datasets:train:photo_motoin:dataroot={tmp_path}"])
     with pytest.raises(OptionsError, match="no 'datasets:tarin' mapping"):
-        with_forced_dataroots(opt, [f"datasets:tarin:dataroot={tmp_path}"])
+        with_overrides(opt, [f"datasets:tarin:dataroot={tmp_path}"])

@@ -1,4 +1,4 @@
-"""restore.benchmark_quality in --quick mode on tiny crops: classical methods, a tiny
+"""restore.benchmarks.quality in --quick mode on tiny crops: classical methods, a tiny
 published image model and a tiny video model, report files, clear messages."""
 import importlib
 import json
@@ -11,8 +11,9 @@ import torch
 import restore  # noqa: F401
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from restore import benchmark_quality, classical_denoisers
-from restore.save_weights import save_pretrained
+from restore.benchmarks import classical as classical_denoisers
+from restore.benchmarks import quality as benchmark_quality
+from restore.api import save_pretrained
 
 TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
 TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,

@@ -1,12 +1,12 @@
-"""restore.benchmark_still_shot on small crops with the bundled weights: the noise of each
+"""restore.benchmarks.still_shot on small crops with the bundled weights: the noise of each
 frame is independent, the table names every method, bad arguments get a clear message."""
 import math
 import re
 
 import numpy as np
 
-from restore import benchmark_still_shot
-from restore.scripts.make_sample_corpus import load_rgb
+from restore.benchmarks import still_shot as benchmark_still_shot
+from restore.data.photos import load_rgb
 
 
 def table_rows(report: str) -> dict[str, list[float]]:

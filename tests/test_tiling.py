@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage import data
 
-from restore.tiling import ramp_weights, tile_starts, tiled_apply
+from restore.inference.tiling import ramp_weights, tile_starts, tiled_apply
 
 
 def test_tile_starts_cover_and_last_is_flush() -> None:

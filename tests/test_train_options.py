@@ -8,7 +8,7 @@ from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGIST
 
 import restore.data  # noqa: F401  (registers datasets)
 import restore.models  # noqa: F401  (registers models)
-from restore.pipeline_entry import TEST_KEYS, TRAIN_KEYS, check_option_file
+from restore.models.options import TEST_KEYS, TRAIN_KEYS, check_option_file
 
 OPTIONS = Path(__file__).resolve().parent.parent / "options"
 MODELS = [f"uformer_{size}{suffix}" for size in "tsb" for suffix in ("", "_skipat")]
@@ -44,7 +44,7 @@ def test_sidd_recipe(model):
 @pytest.mark.parametrize("model", MODELS)
 def test_matching_test_and_gaussian_files(model):
     train, gauss = load(f"sidd_{model}.yml"), load(f"gauss_{model}.yml")
-    test = check_option_file(str(OPTIONS / f"test_sidd_{model}.yml"), TEST_KEYS)
+    test = check_option_file(str(OPTIONS / "test" / f"sidd_{model}.yml"), TEST_KEYS)
     assert test["network_g"] == train["network_g"] == gauss["network_g"]
     assert test["path"]["pretrain_network_g"] == f"experiments/sidd_{model}/models/net_g_best.pth"
     check_option_file(str(OPTIONS / f"gauss_{model}.yml"), TRAIN_KEYS)
@@ -68,7 +68,7 @@ def test_networks_build(preset):
 
 
 def test_smoke_options_build_their_datasets_without_downloads():
-    opt = check_option_file(str(OPTIONS / "smoke_uformer_tiny.yml"), TRAIN_KEYS)
+    opt = check_option_file(str(OPTIONS / "smoke" / "uformer_tiny.yml"), TRAIN_KEYS)
     for phase, dataset in opt["datasets"].items():
         built = DATASET_REGISTRY.get(dataset["type"])({**dataset, "phase": phase})
         sample = built[0]
@@ -77,13 +77,13 @@ def test_smoke_options_build_their_datasets_without_downloads():
 
 
 def test_dataroots_are_checked_after_force_yml_overrides(tmp_path):
-    from restore.pipeline_entry import OptionsError, check_dataroots, with_forced_dataroots
+    from restore.models.options import OptionsError, check_dataroots, with_overrides
     opt = load("sidd_uformer_t.yml")
     with pytest.raises(OptionsError, match="dataroot_gt of dataset 'train' not found: .*datasets/SIDD/train"):
         check_dataroots(opt)
     overrides = [f"datasets:{phase}:{key}={tmp_path}" for phase in ("train", "val")
                  for key in ("dataroot_gt", "dataroot_lq")]
-    check_dataroots(with_forced_dataroots(opt, overrides + ["train:total_iter=4"]))
+    check_dataroots(with_overrides(opt, overrides + ["train:total_iter=4"]))
 
 
 def test_training_autocast_modes(monkeypatch):

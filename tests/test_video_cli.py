@@ -11,7 +11,7 @@ import pytest
 
 from restore.denoise_video import main
 from restore.io.video import probe_video
-from restore.save_weights import save_pretrained
+from restore.api import save_pretrained
 
 REPO = Path(__file__).resolve().parent.parent
 GRADIO_VIDEOS = Path(__import__("gradio").__file__).parent / "media_assets" / "videos"
@@ -52,7 +52,7 @@ def clip_with_audio(tmp_path_factory) -> Path:
     from fractions import Fraction
 
     from restore.io.video import VideoWriter
-    from restore.scripts.make_sample_clips import load_photo, pan_zoom_clip
+    from restore.data.photos import load_rgb as load_photo, pan_zoom_clip
 
     path = tmp_path_factory.mktemp("clip") / "pan.mp4"
     with VideoWriter(path, 96, 62, Fraction(30000, 1001), audio_from=GRADIO_VIDEOS / "b.mp4") as writer:

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from restore.archs.uniformer_video_arch import UniformerVideoSkipAt
-from restore.scripts.make_sample_clips import load_photo, pan_zoom_clip
-from restore.video_inference import denoise_frames, mirror_indices
+from restore.data.photos import load_rgb as load_photo, pan_zoom_clip
+from restore.archs.padding import mirror_indices
+from restore.inference.video_stream import denoise_frames
 
 
 def identity(clip: torch.Tensor) -> torch.Tensor:

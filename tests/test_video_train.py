@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import restore.data  # noqa: F401  (registers datasets)
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.video_clip_dataset import VideoClipDataset
 from restore.scripts.make_sample_clips import make_sample_set
 
@@ -81,7 +81,7 @@ def test_bad_roots_are_clear_errors(tmp_path: Path) -> None:
 def test_smoke_training_run_on_cpu(tmp_path: Path) -> None:
     """A few iterations of the smoke config through restore/train.py; loss logged, checkpoint saved."""
     name = f"test_video_smoke_{uuid.uuid4().hex[:8]}"
-    options = yaml.safe_load((REPO / "options" / "smoke_video_uniformer_skipat.yml").read_text())
+    options = yaml.safe_load((REPO / "options" / "smoke" / "video_uniformer_skipat.yml").read_text())
     options["name"] = name
     options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = 4
     options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = 4

@@ -3,7 +3,5 @@ in BasicSR's ``DATASET_REGISTRY`` and can be named by ``type:`` in option files.
 import importlib
 from pathlib import Path
 
-from restore import _compat  # noqa: F401  (must run before any basicsr import)
-
 for _file in sorted(Path(__file__).parent.glob("*_dataset.py")):
     importlib.import_module(f"{__name__}.{_file.stem}")

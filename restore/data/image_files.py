@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
+from restore.io.formats import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def require_dir(path: str | Path, what: str) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.image_files import decode_rgb_float, image_size, list_images, read_rgb_float, require_dir
 
 _META_LINE = re.compile(r"^(?P<name>\S+)\s+\((?P<h>\d+),\s*(?P<w>\d+),\s*(?P<c>\d+)\)")

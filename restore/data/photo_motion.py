@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 
 
 @dataclass(frozen=True)

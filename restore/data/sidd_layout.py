@@ -5,7 +5,7 @@
 """
 from pathlib import Path
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 
 GT_TAG = "_GT_SRGB_"
 NOISY_TAG = "_NOISY_SRGB_"

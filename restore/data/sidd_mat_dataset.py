@@ -13,7 +13,7 @@ from einops import rearrange
 from scipy import io as sio
 from torch.utils import data
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.image_files import require_file
 from restore.data.patch_ops import sample_dict
 

@@ -9,7 +9,7 @@ import random
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
-from restore.data.dataset_errors import DatasetError
+from restore.errors import DatasetError
 from restore.data.image_files import image_size, read_rgb_float
 from restore.data.patch_ops import paired_patch, sample_dict
 from restore.data.sidd_layout import find_sidd_pairs

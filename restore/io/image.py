@@ -21,13 +21,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from restore.io.temp_files import replace_atomically
+from restore.errors import RestoreError
+from restore.inference.defaults import MAX_IMAGE_PIXELS
+from restore.io.formats import IMAGE_FORMATS
+from restore.io.temp_files import replace_atomically, sibling_temp
 
 # Errors only: libtiff/libjpeg warnings are not the user's business.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
-           ".webp": "webp", ".bmp": "bmp"}
+FORMATS = IMAGE_FORMATS
 EIGHT_BIT_ONLY = {"jpeg", "webp", "bmp"}
 NO_ALPHA = {"jpeg", "bmp"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "La"}
@@ -35,11 +37,11 @@ ORIENTATION_TAG = 0x0112
 JPEG_QUALITY = 95
 
 
-class ImageReadError(ValueError):
-    """The file is missing, not an image, corrupt, or of a kind we do not handle."""
+class ImageReadError(RestoreError):
+    """The file is missing, not an image, corrupt, too large, or of a kind we do not handle."""
 
 
-class ImageWriteError(ValueError):
+class ImageWriteError(RestoreError):
     """The target cannot be written (format, folder or disk)."""
 
 
@@ -81,14 +83,52 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(transforms.get(orientation, transforms[1])(pixels))
 
 
-def read_header(raw: bytes) -> tuple[int, bool]:
-    """(EXIF orientation, is grayscale) from the file header; (1, False) if Pillow cannot tell."""
+@dataclass(frozen=True)
+class ImageHeader:
+    width: int
+    height: int
+    frames: int        # pages of a TIFF, frames of an animated PNG/WebP
+    orientation: int   # EXIF orientation 1-8 (1 = upright)
+    gray: bool
+
+
+def read_header(raw: bytes, source: str = "image", fmt: str = "image",
+                max_pixels: int = MAX_IMAGE_PIXELS) -> ImageHeader:
+    """Size, frame count, orientation and mode from the header alone. The size is checked
+    against ``max_pixels`` before anything else is read, so a small file that declares a
+    gigantic image costs nothing to refuse."""
+    Image.MAX_IMAGE_PIXELS = None  # our own limit applies, with our own message
     try:
-        with Image.open(io.BytesIO(raw)) as header:
-            orientation = int(header.getexif().get(ORIENTATION_TAG, 1) or 1)
-            return (orientation if 1 <= orientation <= 8 else 1), header.mode in GRAY_MODES
-    except Exception:  # header-only helper: OpenCV's decode decides whether the file is usable
-        return 1, False
+        header = Image.open(io.BytesIO(raw))
+    except Exception:  # any malformed header: the file is unusable
+        raise ImageReadError(f"{source}: not a readable {fmt.upper()} image (corrupt, truncated or empty)") from None
+    with header:
+        width, height = header.size
+        check_size(width, height, max_pixels, source)
+        # Pillow finds a PNG's EXIF only by decoding the whole image unless the eXIf chunk
+        # came before the pixels; a PNG without it there is taken as upright.
+        try:
+            exif = header.getexif() if fmt != "png" or "exif" in header.info else {}
+            orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
+        except Exception:  # a malformed EXIF block: the pixels may still be fine
+            orientation = 1
+        frames = int(getattr(header, "n_frames", 1) or 1)
+        return ImageHeader(width, height, frames, orientation if 1 <= orientation <= 8 else 1,
+                           header.mode in GRAY_MODES)
+
+
+def megapixels(pixels: int) -> str:
+    """'1,600' or '0.12': whole megapixels when there are many, two digits when there are few."""
+    return f"{pixels / 1e6:,.0f}" if pixels >= 10e6 else f"{pixels / 1e6:.2g}"
+
+
+def check_size(width: int, height: int, max_pixels: int, source: str) -> None:
+    pixels = width * height
+    if width < 1 or height < 1:
+        raise ImageReadError(f"{source}: declares an empty {width}x{height} image")
+    if pixels > max_pixels:
+        raise ImageReadError(f"{source}: the image is {width}x{height} = {megapixels(pixels)} MP, "
+                             f"more than the {megapixels(max_pixels)} MP allowed")
 
 
 def to_rgb_order(pixels: np.ndarray, gray: bool) -> np.ndarray:
@@ -103,8 +143,9 @@ def to_rgb_order(pixels: np.ndarray, gray: bool) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA)
 
 
-def read_image(path: str | os.PathLike) -> LoadedImage:
-    """Decode an image upright, in RGB(A) order, at its own bit depth."""
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS) -> LoadedImage:
+    """Decode an image upright, in RGB(A) order, at its own bit depth. The header is read
+    first, and an image over ``max_pixels`` is refused before any decoding."""
     fmt = image_format(path)
     try:
         raw = Path(path).read_bytes()
@@ -114,16 +155,21 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
         raise ImageReadError(f"{path}: is a folder, not an image") from None
     except OSError as error:
         raise ImageReadError(f"{path}: cannot be read ({error.strerror or error})") from None
-    pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED) if raw else None
+    if not raw:
+        raise ImageReadError(f"{path}: not a readable {fmt.upper()} image (the file is empty)")
+    header = read_header(raw, str(path), fmt, max_pixels)
+    try:
+        pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        pixels = None
     if pixels is None or pixels.size == 0:
         raise ImageReadError(f"{path}: not a readable {fmt.upper()} image (corrupt, truncated or empty)")
     if pixels.dtype == np.int16:  # some TIFFs; values we can show are the non-negative ones
         pixels = np.clip(pixels, 0, None).astype(np.uint16)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{path}: {pixels.dtype} pixels are not supported (8- or 16-bit integer images only)")
-    orientation, gray = read_header(raw)
-    pixels = apply_orientation(to_rgb_order(pixels, gray), orientation)
-    return LoadedImage(pixels=pixels, format=fmt, orientation=orientation)
+    pixels = apply_orientation(to_rgb_order(pixels, header.gray), header.orientation)
+    return LoadedImage(pixels=pixels, format=fmt, orientation=header.orientation)
 
 
 def encode_image(pixels: np.ndarray, fmt: str, source: str = "image") -> bytes:
@@ -152,6 +198,19 @@ def encode_image(pixels: np.ndarray, fmt: str, source: str = "image") -> bytes:
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
     """The target is either the old file or the complete new one, never a partial image."""
     replace_atomically(path, lambda tmp: Path(tmp).write_bytes(payload), suffix=path.suffix + ".part")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a missing or unwritable output folder before any work is done (by creating and
+    removing a file there: permissions, read-only mounts and quotas all show)."""
+    if not folder.is_dir():
+        raise ImageWriteError(f"output folder {folder} does not exist")
+    try:
+        handle, probe = sibling_temp(folder / ".write-check", ".tmp")
+    except OSError as error:
+        raise ImageWriteError(f"output folder {folder} is not writable ({error.strerror or error})") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> Path:

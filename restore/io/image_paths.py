@@ -9,12 +9,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore.io.image import FORMATS
+from restore.errors import RestoreError
+from restore.io.formats import IMAGE_FORMATS as FORMATS
 
 DEFAULT_SUFFIX = "_denoised"
 
 
-class PathPlanError(ValueError):
+class PathPlanError(RestoreError):
     """The input/output/reference paths do not make a valid job."""
 
 

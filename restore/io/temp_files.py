@@ -4,9 +4,14 @@
 place, a denoised photo, a weight file or a checkpoint would keep that mode and be
 unreadable to the rest of a team. Files made here get the mode a plain ``open()``
 would give (0666 minus the umask).
+
+A temporary file is named ``.<target>.<pid>.<random><suffix>``: a crash or ``kill -9``
+can leave one behind, and the next write of the same target removes it once the
+process that made it is gone.
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,10 +29,33 @@ def give_default_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~current_umask())
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path, suffix: str) -> list[Path]:
+    """Delete the temporary files of ``path`` left by processes that no longer run."""
+    removed = []
+    prefix = f".{path.name}."
+    for candidate in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        pid = candidate.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
 def sibling_temp(path: Path, suffix: str) -> tuple[int, str]:
     """(open descriptor, name) of a new file in ``path``'s folder, so that the final
     ``os.replace`` stays on one filesystem."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    remove_stale_temps(path, suffix)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
     give_default_mode(tmp)
     return handle, tmp
 

@@ -18,13 +18,14 @@ from typing import Iterator
 import av
 import numpy as np
 
+from restore.errors import RestoreError
+from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.temp_files import sibling_temp
 
 IMAGE_DEMUXERS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "gif"}
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
 
-class VideoError(ValueError):
+class VideoError(RestoreError):
     """A problem with a video file; the message is for the user."""
 
 
@@ -119,6 +120,12 @@ def check_output_path(output: Path, inputs: list[Path]) -> None:
             raise VideoError(f"output {output} is the input file; choose another --output")
     if not output.parent.is_dir():
         raise VideoError(f"output directory does not exist: {output.parent}")
+    from restore.io.image import ImageWriteError, check_writable
+
+    try:
+        check_writable(output.parent)
+    except ImageWriteError as error:
+        raise VideoError(str(error)) from None
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise VideoError(f"output {output} must end in one of {', '.join(VIDEO_SUFFIXES)}")
 

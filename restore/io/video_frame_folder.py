@@ -16,10 +16,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from restore.errors import RestoreError
+from restore.io.formats import IMAGE_SUFFIXES
+
+FRAME_SUFFIXES = IMAGE_SUFFIXES
 
 
-class FrameFolderError(ValueError):
+class FrameFolderError(RestoreError):
     """A problem with a frame folder; the message is for the user."""
 
 

@@ -3,7 +3,6 @@ here is imported so that its classes register in BasicSR's ``MODEL_REGISTRY``.""
 import importlib
 from pathlib import Path
 
-from restore import _compat  # noqa: F401  (must run before any basicsr import)
 from restore.models.basicsr_fixes import apply_basicsr_fixes
 
 apply_basicsr_fixes()

@@ -11,19 +11,9 @@ import functools
 import torch
 from basicsr.utils import get_root_logger
 
+from restore.inference.precision import bf16_is_native
+
 MODES_OFF = (None, False, "none", "fp32")
-
-
-def bf16_is_native(device: torch.device) -> bool:
-    """Whether bfloat16 matmuls and convolutions run in hardware on ``device``."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):  # no such check in this build: trust the option
-            return True
-    return True
 
 
 @functools.cache

@@ -30,8 +30,6 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-from restore import _compat  # noqa: F401  (must run before any basicsr import)
-
 import basicsr.train  # noqa: E402
 import basicsr.utils.dist_util  # noqa: E402
 import basicsr.utils.options  # noqa: E402
@@ -40,7 +38,7 @@ from basicsr.models.base_model import BaseModel  # noqa: E402
 from basicsr.utils import get_root_logger  # noqa: E402
 from basicsr.utils.misc import check_resume  # noqa: E402
 
-from restore.models.checkpoint_io import load_weights_only, select_params  # noqa: E402
+from restore.io.checkpoints import read_checkpoint, unwrap_state_dict  # noqa: E402
 from restore.models.warmup_cosine_lr import WarmupCosineLR  # noqa: E402
 
 _ORIGINAL_PARSE_OPTIONS = basicsr.utils.options.parse_options
@@ -100,7 +98,7 @@ def load_resume_state_cpu_safe(opt: dict) -> dict | None:
         candidates = sorted(state_dir.glob("*.state"), key=_state_iter, reverse=True) if state_dir.is_dir() else []
         for candidate in candidates:
             try:
-                state = load_weights_only(candidate)
+                state = read_checkpoint(candidate)
             except Exception as error:  # a state cut short by a kill: fall back to the one before
                 print(f"auto_resume: skipping unreadable {candidate}: {error}", file=sys.stderr, flush=True)
                 continue
@@ -108,7 +106,7 @@ def load_resume_state_cpu_safe(opt: dict) -> dict | None:
             opt["path"]["resume_state"] = resume_path
             break
     elif resume_path:
-        state = load_weights_only(resume_path)
+        state = read_checkpoint(resume_path)
     if state is None:
         return None
     check_resume(opt, state["iter"])
@@ -170,7 +168,9 @@ def cosine_restart_get_lr_held(self: basicsr_lr.CosineAnnealingRestartLR) -> lis
 def load_network_weights_only(self: BaseModel, net: torch.nn.Module, load_path: str, strict: bool = True,
                               param_key: str | None = "params") -> None:
     net = self.get_bare_model(net)
-    state, used_key = select_params(load_weights_only(load_path), param_key, source=str(load_path))
+    checkpoint = read_checkpoint(load_path)
+    used_key = param_key if param_key is not None and isinstance(checkpoint.get(param_key), dict) else "auto"
+    state = unwrap_state_dict(checkpoint, source=str(load_path), key=param_key)
     get_root_logger().info(f"Loading {net.__class__.__name__} model from {load_path}, with param key: [{used_key}].")
     self._print_different_keys_loading(net, state, strict)
     net.load_state_dict(state, strict=strict)

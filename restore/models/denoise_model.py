@@ -25,7 +25,7 @@ from einops import rearrange
 from tqdm import tqdm
 
 from restore.models.autocast import training_autocast
-from restore.models.checkpoint_io import save_atomic
+from restore.io.checkpoints import save_atomic
 
 
 def metric_image(tensor: torch.Tensor, quantize: bool) -> np.ndarray:

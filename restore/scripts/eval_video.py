@@ -26,7 +26,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+from restore.data.noise import add_gaussian_noise  # noqa: E402
+from restore.inference.defaults import (  # noqa: E402
+    DEFAULT_CLIP_LEN,
+    DEFAULT_CLIP_OVERLAP,
+    DEFAULT_VIDEO_TILE,
+    DEFAULT_VIDEO_TILE_OVERLAP,
+    DEVICES,
+)
 
 
 def psnr_uint8(restored: np.ndarray, clean: np.ndarray) -> float:
@@ -40,14 +47,13 @@ def noisy_frames(clean: Iterator[np.ndarray], sigma: float, rng: np.random.Gener
     """``clean/255 + N(0, sigma/255)`` as float32, unclipped; the clean frames are kept for scoring."""
     for frame in clean:
         keep.append(frame)
-        noise = rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(sigma / 255.0)
-        yield frame.astype(np.float32) / 255.0 + noise
+        yield add_gaussian_noise(frame.astype(np.float32) / 255.0, sigma, rng, clip=False)
 
 
 def evaluate_sequence(model_for_sigma: Callable[[float], Callable], frames: Iterator[np.ndarray], sigma: float,
                       seed: int, **tiling) -> list[float]:
     """Per-frame PSNR of one sequence at one sigma."""
-    from restore.video_inference import denoise_frames
+    from restore.inference.video_stream import denoise_frames
 
     rng = np.random.default_rng(seed)
     clean: list[np.ndarray] = []
@@ -87,47 +93,46 @@ def main(argv: list[str] | None = None) -> int:
                         "FastDVDnet's default is 25, published comparisons use up to 85)")
     parser.add_argument("--sequences", nargs="*", help="only these sequence names")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--tile", type=int, default=128)
-    parser.add_argument("--tile-overlap", type=int, default=10)
-    parser.add_argument("--clip-len", type=int, default=7)
-    parser.add_argument("--clip-overlap", type=int, default=2)
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--tile", type=int, default=DEFAULT_VIDEO_TILE)
+    parser.add_argument("--tile-overlap", type=int, default=DEFAULT_VIDEO_TILE_OVERLAP)
+    parser.add_argument("--clip-len", type=int, default=DEFAULT_CLIP_LEN)
+    parser.add_argument("--clip-overlap", type=int, default=DEFAULT_CLIP_OVERLAP)
     parser.add_argument("--tile-batch", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    import restore  # noqa: F401  (before basicsr)
-    from restore.api import Denoiser
-    from restore.data.dataset_errors import DatasetError
-    from restore.data.video_clip_dataset import find_sequences
-    from restore.io.video import VideoError
-    from restore.weights_card import WeightsError
+    from restore.errors import run_cli
 
-    try:
-        if any(not 0 <= s <= 255 for s in args.sigmas):
-            raise ValueError("--sigmas must be on the 0-255 scale")
-        sequences = find_sequences(args.data)
-        if args.sequences:
-            sequences = [s for s in sequences if s.name in set(args.sequences)]
-            if not sequences:
-                raise ValueError(f"none of the sequences {args.sequences} is in {args.data}")
-        denoiser = Denoiser.from_pretrained(args.model, weights_dir=args.weights_dir, device=args.device)
-        if denoiser.kind != "video":
-            raise ValueError(f"model {denoiser.name!r} is not a video model")
-        for sigma in args.sigmas:
-            denoiser.check_sigma(sigma)
-        results = evaluate(denoiser.network_fn, sequences, args.sigmas, args.num_frames, args.seed,
-                           tile=args.tile, tile_overlap=args.tile_overlap, clip_len=args.clip_len,
-                           clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
-    except (DatasetError, VideoError, WeightsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    return run_cli(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    from restore.api import Denoiser
+    from restore.data.video_clip_dataset import find_sequences
+    from restore.errors import RestoreError
+
+    if any(not 0 <= s <= 255 for s in args.sigmas):
+        raise RestoreError("--sigmas must be on the 0-255 scale")
+    sequences = find_sequences(args.data)
+    if args.sequences:
+        sequences = [s for s in sequences if s.name in set(args.sequences)]
+        if not sequences:
+            raise RestoreError(f"none of the sequences {args.sequences} is in {args.data}")
+    denoiser = Denoiser.from_pretrained(args.model, weights_dir=args.weights_dir, device=args.device)
+    if denoiser.kind != "video":
+        raise RestoreError(f"model {denoiser.name!r} is not a video model")
+    for sigma in args.sigmas:
+        denoiser.check_sigma(sigma)
+    results = evaluate(denoiser.network_fn, sequences, args.sigmas, args.num_frames, args.seed,
+                       tile=args.tile, tile_overlap=args.tile_overlap, clip_len=args.clip_len,
+                       clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
     for sigma, result in results.items():
         print(f"sigma {sigma:>4}: PSNR {result['mean']:.2f} dB over {len(result['sequences'])} sequences")
     if args.json:
         args.json.write_text(json.dumps({"model": denoiser.name, "num_frames": args.num_frames,
                                          "results": results}, indent=2))
-    return EXIT_OK
+    return 0
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ SIZE = 256
 
 
 def noisy_crop(photo: str, top: int, left: int, sigma: float, seed: int) -> np.ndarray:
-    from restore.scripts.make_sample_corpus import load_photo
+    from restore.data.photos import load_photo
 
     clean = load_photo(photo)[top:top + SIZE, left:left + SIZE]
     noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from basicsr.utils.registry import ARCH_REGISTRY
 
     from restore.io.image import write_image
-    from restore.save_weights import save_pretrained
+    from restore.api import save_pretrained
 
     with tempfile.TemporaryDirectory(prefix="measure-") as tmp:
         tmp = Path(tmp)

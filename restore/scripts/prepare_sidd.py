@@ -24,7 +24,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from restore.data.dataset_errors import DatasetError  # noqa: E402
+from restore.errors import DatasetError  # noqa: E402
 from restore.data.image_files import image_size  # noqa: E402
 from restore.data.sidd_layout import find_sidd_pairs  # noqa: E402
 

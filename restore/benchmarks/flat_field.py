@@ -1,7 +1,7 @@
 """Flat-field benchmark: what does a denoiser leave on a featureless region?
 
-    python -m restore.benchmark_flat_field                       # bundled models, levels 0 and 128, 7 frames, σ 30
-    python -m restore.benchmark_flat_field --levels 0,64,128,255 --out results/flat_field.md
+    python -m restore.benchmarks.flat_field                       # bundled models, levels 0 and 128, 7 frames, σ 30
+    python -m restore.benchmarks.flat_field --levels 0,64,128,255 --out results/flat_field.md
 
 Sky, walls and the black borders of many clips are flat: there PSNR hides two
 different faults, a constant shift of the level (bias: a model that learnt that
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-import restore  # noqa: F401  (must precede basicsr)
-from restore.benchmark_quality import BenchmarkError, accepts_sigma, load_models, model_method, print_report
-from restore.benchmark_still_shot import still_shot
+from restore.benchmarks.quality import BenchmarkError, accepts_sigma, load_models, model_method, print_report
+from restore.benchmarks.still_shot import still_shot
 
 
 def flat_clip(level: int, frames: int, size: int, sigma: float, seed: int) -> np.ndarray:

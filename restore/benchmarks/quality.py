@@ -1,8 +1,8 @@
 """Quality benchmark: our denoisers against CBM3D and non-local means, on photos never trained on.
 
-    python -m restore.benchmark_quality --out results/quality            # --quick (default): small crops
-    python -m restore.benchmark_quality --out results/quality --full     # whole images, longer clips
-    python -m restore.benchmark_quality --out results/quality --model weights/uformer_t_skipat_gauss.json
+    python -m restore.benchmarks.quality --out results/quality            # --quick (default): small crops
+    python -m restore.benchmarks.quality --out results/quality --full     # whole images, longer clips
+    python -m restore.benchmarks.quality --out results/quality --model weights/uformer_t_skipat_gauss.json
 
 Images are the held-out photos of ``restore.scripts.make_sample_corpus`` (never
 in training). Noise is Gaussian with σ ∈ {15, 25, 30, 50} on the 0–255 scale,
@@ -39,8 +39,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-import restore  # noqa: F401  (must precede basicsr)
-from restore.classical_denoisers import (
+from restore.benchmarks.classical import (
     IMAGE_METHODS,
     MissingDependency,
     cbm3d,
@@ -49,8 +48,9 @@ from restore.classical_denoisers import (
     per_frame,
 )
 from restore.io.temp_files import replace_atomically
-from restore.scripts.make_sample_clips import pan_zoom_clip
-from restore.scripts.make_sample_corpus import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
+from restore.data.noise import noisy_pixels
+from restore.data.photos import pan_zoom_clip
+from restore.data.photos import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
 
 SIGMAS = (15, 25, 30, 50)
 QUICK_IMAGES = ("chelsea", "motorcycle_left", "camera")
@@ -97,8 +97,7 @@ def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def add_noise_uint8(clean: np.ndarray, sigma: float, seed: list[int]) -> np.ndarray:
     """clean + N(0, σ), rounded and clipped to uint8 (a noisy file as a user has it)."""
-    noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)
-    return np.clip(np.rint(clean.astype(np.float64) + noise), 0, 255).astype(np.uint8)
+    return noisy_pixels(clean, sigma, np.random.default_rng(seed))
 
 
 def heldout_images(names: tuple[str, ...], settings: Settings) -> list[tuple[str, np.ndarray]]:
@@ -173,7 +172,7 @@ def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, floa
 def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str]) -> list:
     """Denoisers for ``--model`` names/paths, or every registered card; [] (with a note) if none."""
     from restore.api import Denoiser, default_weights_dir
-    from restore.weights_card import WeightsError, list_cards
+    from restore.io.weights_card import WeightsError, list_cards
 
     folder = weights_dir or default_weights_dir()
     try:

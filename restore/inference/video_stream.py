@@ -3,8 +3,8 @@
 The network maps a clip of ``clip_len`` frames to as many denoised frames
 (MIMO). A video is cut into temporal windows of ``clip_len`` frames that start
 every ``clip_len - clip_overlap`` frames, the last one flush with the end (the
-layout of ``restore.tiling``); each window is cut spatially into overlapping
-``tile x tile`` patches with ``restore.tiling.tiled_apply``, so the network
+layout of ``restore.inference.tiling``); each window is cut spatially into overlapping
+``tile x tile`` patches with ``restore.inference.tiling.tiled_apply``, so the network
 sees 3-D patches of ``clip_len x tile x tile``. Overlaps are blended with the
 same linear ramps in time as in space, so no seam shows in either.
 
@@ -21,18 +21,11 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from restore.tiling import ramp_weights, tiled_apply
+from restore.archs.padding import mirror_indices
+from restore.inference.tiling import ramp_weights, tiled_apply
 
 Tensor = torch.Tensor
 ClipFn = Callable[[Tensor], Tensor]  # (B, T, 3, H, W) in [0, 1] -> same shape
-
-
-def mirror_indices(length: int, target: int) -> list[int]:
-    """Indices 0..length-1 mirrored back and forth to fill ``target`` slots."""
-    if length == 1:
-        return [0] * target
-    period = 2 * (length - 1)
-    return [min(i % period, period - i % period) for i in range(target)]
 
 
 def to_tensor(image: np.ndarray) -> Tensor:

@@ -6,9 +6,9 @@ arithmetic runs and ``scaled_dot_product_attention`` is decomposed into the
 matrix products it stands for (on CPU tensors the fused kernel is not counted).
 We report GMACs (= counted FLOPs / 2), the convention of the paper's Table 6.
 
-    python -m restore.benchmark_video            # FLOPs + CPU fps, prints a table
-    python -m restore.benchmark_video --json out.json
-    python -m restore.benchmark_video --stream-memory clip.mp4   # peak RSS of the streaming path
+    python -m restore.benchmarks.video            # FLOPs + CPU fps, prints a table
+    python -m restore.benchmarks.video --json out.json
+    python -m restore.benchmarks.video --stream-memory clip.mp4   # peak RSS of the streaming path
 """
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def flops_table(frames: int = 7, size: int = 256) -> dict[str, float]:
 def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames: int = 7,
             rounds: int = 3, tile: int = 128, overlap: int = 10, clip_len: int = 7,
             clip_overlap: int = 2, threads: int | None = None) -> dict[str, Any]:
-    """Frames per second through ``restore.video_inference`` (tiles, blending, streaming).
+    """Frames per second through ``restore.inference.video_stream`` (tiles, blending, streaming).
 
     The models take turns on the same noisy clip for ``rounds`` rounds and each gets its
     median, so a busy machine slows them alike and their ratio stays meaningful.
     """
-    from restore.scripts.make_sample_clips import load_photo, pan_zoom_clip
-    from restore.video_inference import denoise_frames
+    from restore.data.photos import load_rgb as load_photo, pan_zoom_clip
+    from restore.inference.video_stream import denoise_frames
 
     if threads:
         torch.set_num_threads(threads)
@@ -91,7 +91,7 @@ def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dic
     from pathlib import Path
 
     from restore.io.video import VideoWriter, probe_video, read_video
-    from restore.video_inference import denoise_frames
+    from restore.inference.video_stream import denoise_frames
 
     info = probe_video(video)
     pts = []

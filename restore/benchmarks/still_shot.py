@@ -1,14 +1,14 @@
 """Still-shot benchmark: does a video model use its frames at all?
 
-    python -m restore.benchmark_still_shot                      # bundled models, 3 held-out photos, 7 frames, σ 30
-    python -m restore.benchmark_still_shot --size 128 --frames 5 --out results/still_shot.md
+    python -m restore.benchmarks.still_shot                      # bundled models, 3 held-out photos, 7 frames, σ 30
+    python -m restore.benchmarks.still_shot --size 128 --frames 5 --out results/still_shot.md
 
 A still shot (a tripod, a static scene) is the plainest case of temporal
 information: each frame is the same held-out photo with fresh Gaussian noise,
 so the mean of T frames already has σ/√T. The table puts the video model next to
 the image model run on one frame (what it must beat) and the image model run on
 the T-frame mean at σ/√T (what averaging alone buys; a video model that uses its
-frames should come near it). The pans of ``restore.benchmark_quality`` mix this
+frames should come near it). The pans of ``restore.benchmarks.quality`` mix this
 with motion; this separates the two. Noise is seeded and quantised to uint8.
 """
 from __future__ import annotations
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-import restore  # noqa: F401  (must precede basicsr)
-from restore.benchmark_quality import (
+from restore.benchmarks.quality import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,
     accepts_sigma,
@@ -33,7 +32,7 @@ from restore.benchmark_quality import (
     model_method,
     print_report,
 )
-from restore.scripts.make_sample_corpus import EVAL_PHOTOS, load_rgb
+from restore.data.photos import EVAL_PHOTOS, load_rgb
 
 
 def still_shot(clean: np.ndarray, frames: int, sigma: float, seed: list[int]) -> np.ndarray:

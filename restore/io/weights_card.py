@@ -36,26 +36,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from restore.errors import ChecksumError, ModelNotFoundError, WeightsError
+from restore.io.formats import WEIGHT_SUFFIXES
 from restore.io.temp_files import replace_atomically
 
 CARD_FORMAT = "restore-weights-card/1"
 REGISTRY_FILE = "registry.json"
 KINDS = ("image", "video")
 NOISE_TYPES = ("gaussian", "real")
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 STORED_DTYPES = ("float32", "float16", "bfloat16")
 
 
-class WeightsError(ValueError):
-    """Any problem with a weight file or its card; the message is for the user."""
-
-
-class ChecksumError(WeightsError):
-    """The weight file's sha256 differs from the one its card promises."""
-
-
-class ModelNotFoundError(WeightsError):
-    """No model of that name in the registry, and no such file either."""
+_OPTIONAL_TEXT = (str, type(None))
+# The type of every field; the arch, preset, keywords and size are checked when the network is
+# built (restore.archs.construct), before any memory is allocated.
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "arch": (str,), "config": (dict,), "kind": (str,), "noise": (dict,), "weights": (str,),
+    "sha256": (str,), "noise_map_input": (bool,), "training_data": _OPTIONAL_TEXT, "psnr": (dict, type(None)),
+    "baseline": _OPTIONAL_TEXT, "notes": _OPTIONAL_TEXT, "training_images": (list, type(None)),
+    "held_out_images": (list, type(None)), "recipe": _OPTIONAL_TEXT, "dtype": (str,), "format": (str,),
+}
 
 
 @dataclass
@@ -83,6 +83,13 @@ class WeightsCard:
 
     def __post_init__(self) -> None:
         where = f"weight card {self.path or self.name!s}"
+        for field_name, types in FIELD_TYPES.items():
+            value = getattr(self, field_name)
+            if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
+                expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise WeightsError(f"{where}: {field_name} must be {expected}, got {type(value).__name__}")
+        if not self.name or not self.arch:
+            raise WeightsError(f"{where}: name and arch must not be empty")
         if self.format != CARD_FORMAT:
             raise WeightsError(f"{where}: format {self.format!r} is not {CARD_FORMAT!r}")
         if self.kind not in KINDS:
@@ -91,12 +98,14 @@ class WeightsCard:
             raise WeightsError(f"{where}: noise.type must be one of {NOISE_TYPES}, got {self.noise.get('type')!r}")
         if self.noise["type"] == "gaussian":
             sigma = self.noise.get("sigma")
-            if not (isinstance(sigma, list) and len(sigma) == 2 and 0 <= sigma[0] <= sigma[1]):
-                raise WeightsError(f"{where}: gaussian noise needs sigma: [low, high], got {sigma!r}")
+            numbers = isinstance(sigma, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                      for v in sigma)
+            if not (numbers and len(sigma) == 2 and 0 <= sigma[0] <= sigma[1] <= 255):
+                raise WeightsError(f"{where}: gaussian noise needs sigma: [low, high] within 0-255, got {sigma!r}")
         if self.noise_map_input and self.noise["type"] != "gaussian":
             raise WeightsError(f"{where}: a noise-map input only makes sense for gaussian noise")
-        if not isinstance(self.config, dict):
-            raise WeightsError(f"{where}: config must be a mapping of constructor arguments")
+        if not all(isinstance(key, str) for key in self.config):
+            raise WeightsError(f"{where}: config must map constructor keyword names to values")
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise WeightsError(f"{where}: sha256 must be 64 lower-case hex digits")
         for field_name in ("training_images", "held_out_images"):
@@ -105,8 +114,9 @@ class WeightsCard:
                 raise WeightsError(f"{where}: {field_name} must be a list of image names")
         if self.dtype not in STORED_DTYPES:
             raise WeightsError(f"{where}: dtype must be one of {STORED_DTYPES}, got {self.dtype!r}")
-        if Path(self.weights).name != self.weights or not self.weights.endswith(WEIGHT_SUFFIXES):
-            raise WeightsError(f"{where}: weights must be a bare file name ending in one of {WEIGHT_SUFFIXES}")
+        if Path(self.weights).name != self.weights or not self.weights.endswith((*WEIGHT_SUFFIXES, ".onnx")):
+            raise WeightsError(f"{where}: weights must be a bare file name ending in one of "
+                               f"{(*WEIGHT_SUFFIXES, '.onnx')}")
 
     @property
     def is_gaussian(self) -> bool:

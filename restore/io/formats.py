@@ -1,0 +1,8 @@
+"""The file types we read and write, in one place (no imports: the CLIs use these for --help)."""
+
+# image suffix -> the format written for it
+IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
+                 ".webp": "webp", ".bmp": "bmp"}
+IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")

@@ -1,0 +1,178 @@
+"""Shared edge of ``restore/train.py`` and ``restore/test.py``.
+
+Checks the option file before BasicSR reads it (required keys, data folders, the
+network's keywords and size, the schedule), installs our registrations and the
+basicsr fixes, and runs the pipeline under the shared guard of ``restore.errors``:
+bad input is one ``error:`` line and exit code 2, and no experiment folder is left.
+"""
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from restore.errors import OptionsError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+TRAIN_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "path": None,
+              "datasets": ("train",), "train": ("optim_g", "scheduler", "total_iter"),
+              "logger": ("print_freq", "save_checkpoint_freq")}
+TEST_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "datasets": None,
+             "path": ("pretrain_network_g",), "val": None}
+
+
+def check_option_file(path: str, required: dict) -> dict:
+    """The parsed option file, or an OptionsError naming what is wrong."""
+    file = Path(path)
+    if not file.is_file():
+        raise OptionsError(f"option file not found: {file}")
+    try:
+        opt = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        raise OptionsError(f"option file {file} is not valid YAML: {error}") from error
+    if not isinstance(opt, dict):
+        raise OptionsError(f"option file {file} must hold a mapping of options")
+    for key, subkeys in required.items():
+        if key not in opt or opt[key] is None:
+            raise OptionsError(f"option file {file} lacks '{key}'")
+        for subkey in subkeys or ():
+            if not isinstance(opt[key], dict) or opt[key].get(subkey) is None:
+                raise OptionsError(f"option file {file} lacks '{key}: {subkey}'")
+    return opt
+
+
+def check_dataroots(opt: dict) -> None:
+    """Every ``dataroot*`` path exists (relative ones under the repository root), before
+    BasicSR creates any experiment or results folder."""
+    for phase, dataset in (opt.get("datasets") or {}).items():
+        entries = [(key, key, value) for key, value in (dataset or {}).items()]
+        # a source given as a mapping (photo_motion: {dataroot: ...}) is checked too
+        entries += [(f"{key}: {inner}", inner, value) for key, source in (dataset or {}).items()
+                    if isinstance(source, dict) for inner, value in source.items()]
+        for label, key, value in entries:
+            if key.startswith("dataroot") and isinstance(value, str):
+                path = Path(value).expanduser()
+                path = path if path.is_absolute() else REPO_ROOT / path
+                if not path.exists():
+                    raise OptionsError(f"{label} of dataset '{phase}' not found: {path}")
+
+
+def with_overrides(opt: dict, force_yml: list[str]) -> dict:
+    """Apply ``--force_yml a:b:c=VALUE`` overrides as BasicSR will, so that what is checked is
+    what will run. BasicSR sets the last key but never creates the ones before it, so a
+    misspelt one is an error here."""
+    for entry in force_yml:
+        keys, sep, value = entry.partition("=")
+        parts = keys.strip().split(":")
+        if not sep or not all(parts):
+            raise OptionsError(f"--force_yml {entry!r}: write KEY:SUBKEY=VALUE")
+        target = opt
+        for depth, part in enumerate(parts[:-1], start=1):
+            if not isinstance(target, dict) or not isinstance(target.get(part), dict):
+                raise OptionsError(f"--force_yml {keys.strip()}: the option file has no "
+                                   f"'{':'.join(parts[:depth])}' mapping")
+            target = target[part]
+        try:
+            target[parts[-1]] = yaml.safe_load(value.strip())
+        except yaml.YAMLError:
+            target[parts[-1]] = value.strip()
+    return opt
+
+
+def check_network(opt: dict) -> None:
+    """``network_g`` names a registered arch whose constructor takes these keywords, at a sane size.
+
+    The network is built on the meta device (no memory), so a typo'd keyword or an absurd
+    width is an error here, before BasicSR creates any experiment folder."""
+    from restore.archs.construct import MAX_PARAMETERS, count_parameters
+    from restore.errors import ConfigError
+
+    network = dict(opt["network_g"])
+    arch = network.pop("type", None)
+    try:
+        count = count_parameters(arch, network)
+    except ConfigError as error:
+        raise OptionsError(f"network_g: {error}") from None
+    if count > MAX_PARAMETERS:
+        raise OptionsError(f"network_g: {arch} would have {count:,} parameters, more than {MAX_PARAMETERS:,}")
+
+
+def check_schedule(opt: dict) -> None:
+    """A positive ``total_iter``, and a scheduler that lasts the whole run."""
+    train = opt["train"]
+    total = train["total_iter"]
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or total <= 0:
+        raise OptionsError(f"train: total_iter must be a positive number of iterations, got {total!r}")
+    scheduler = train["scheduler"]
+    if not isinstance(scheduler, dict):
+        raise OptionsError("train: scheduler must be a mapping with a type")
+    length = None
+    if scheduler.get("type") == "WarmupCosineLR":
+        length = scheduler.get("total_iter")
+    elif scheduler.get("type") == "CosineAnnealingRestartLR":
+        periods = scheduler.get("periods")
+        length = sum(periods) if isinstance(periods, list) and all(isinstance(p, int) for p in periods) else None
+    if length is not None and (isinstance(length, bool) or not isinstance(length, (int, float)) or length < total):
+        raise OptionsError(f"train: the {scheduler['type']} schedule lasts {length!r} iterations, shorter than "
+                           f"total_iter {total}; the learning rate would sit at its floor for the rest of the run")
+
+
+def run_folders(opt: dict, is_train: bool) -> list[Path]:
+    """The folders BasicSR creates for this run (it archives existing ones, never reuses them)."""
+    name = str(opt["name"])
+    if is_train:
+        return [REPO_ROOT / "experiments" / name, REPO_ROOT / "tb_logger" / name]
+    return [REPO_ROOT / "results" / name]
+
+
+def remove_folders(folders: list[Path]) -> None:
+    """Remove the folders a failed start made, so that it leaves nothing behind; a run that
+    failed later, after saving a checkpoint or state, keeps everything."""
+    import shutil
+
+    saved = [path for folder in folders for sub in ("models", "training_states") for path in (folder / sub).glob("*")]
+    if not saved:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
+    """Validate ``-opt``, register our code, run ``pipeline(repo_root)`` under the shared guard:
+    0 on success, 2 on bad input (one ``error:`` line), before any experiment folder is made."""
+    from restore.errors import RestoreError, run_cli
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-opt", default=None)
+    parser.add_argument("--force_yml", nargs="+", default=[])
+    known, _ = parser.parse_known_args()
+    if known.opt is None and {"-h", "--help"} & set(sys.argv[1:]):
+        import restore.models  # noqa: F401
+        pipeline(str(REPO_ROOT))  # BasicSR's argument parser prints the usage and exits
+        return 0
+
+    def main() -> int:
+        if known.opt is None:
+            raise OptionsError("usage: -opt OPTIONS.yml is required")
+        opt = check_option_file(known.opt, TRAIN_KEYS if is_train else TEST_KEYS)
+        opt = with_overrides(opt, known.force_yml)
+        check_dataroots(opt)
+        if is_train:
+            check_schedule(opt)
+        check_network(opt)
+        import restore.data  # noqa: F401  (registers datasets)
+        import restore.models  # noqa: F401  (installs the basicsr fixes, registers models)
+        made = [folder for folder in run_folders(opt, is_train) if not folder.exists()]
+        try:
+            pipeline(str(REPO_ROOT))
+        except (FileNotFoundError, KeyError) as error:  # BasicSR's own option and file checks
+            remove_folders(made)
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            raise OptionsError(str(message)) from None
+        except RestoreError:  # a dataset or model refused its options while being built
+            remove_folders(made)
+            raise
+        return 0
+
+    return run_cli(main)

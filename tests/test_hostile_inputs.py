@@ -1,0 +1,336 @@
+"""Hostile inputs: every one gives exit code 2 (or a clean Gradio error), one clear line, no
+traceback, no partial file, no server path shown, and no large memory growth.
+
+Small crafted files throughout: image bombs are PNGs whose header declares a huge image,
+weight cards are malformed copies of a tiny real one, and the app runs on a loopback port.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from skimage import data
+
+from restore.io.image import write_image
+
+from _denoiser_fixtures import TINY_VIDEO, publish, publish_local, publish_uformer_pair
+from test_app import free_port, make_clip
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+
+
+def run(*args: str, cwd: Path = REPO, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess, fragment: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(errors) == 1 and fragment in errors[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_bomb(width: int, height: int, full: bool) -> bytes:
+    """An RGB PNG declaring ``width`` x ``height``: with ``full``, a valid all-black image
+    (compressed to about a thousandth of its decoded size); without, only its first rows."""
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (3 * width + 1)
+    rows = height if full else 8
+    body = b"".join(compressor.compress(row * min(256, rows - start)) for start in range(0, rows, 256))
+    return b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", body + compressor.flush()) + png_chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("weights")
+    publish_local(folder)
+    publish_uformer_pair(folder)
+    publish(folder, "tiny_video_skipat_gauss", "UniformerVideoSkipAt", TINY_VIDEO, kind="video",
+            noise_map_input=True)
+    return folder
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    return write_image(tmp_path / "photo.png", data.astronaut()[:64, :64])
+
+
+# ----- images -------------------------------------------------------------------------------
+
+def test_a_png_bomb_exits_2_before_decoding(tmp_path, weights):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(40000, 40000, full=False))
+    done = run("restore/denoise_image.py", "--input", str(bomb), "--weights-dir", str(weights))
+    assert_one_error_line(done, "40000x40000 = 1,600 MP, more than the 400 MP allowed")
+    assert not (tmp_path / "bomb_denoised.png").exists()
+
+
+@pytest.mark.parametrize("content, fragment", [(b"", "the file is empty"), (b"\x89PNG\r\n\x1a\nbroken", "not a readable PNG"),
+                                               ("truncated", "not a readable PNG")])
+def test_corrupt_and_truncated_images_exit_2(tmp_path, weights, content, fragment):
+    path = tmp_path / "bad.png"
+    if content == "truncated":
+        whole = (tmp_path / "whole.png")
+        write_image(whole, data.astronaut()[:64, :64])
+        path.write_bytes(whole.read_bytes()[:200])
+        whole.unlink()
+    else:
+        path.write_bytes(content)
+    done = run("restore/denoise_image.py", "--input", str(path), "--weights-dir", str(weights))
+    assert done.returncode == 2 and fragment in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png"]
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(photo, weights):
+    done = run("restore/denoise_image.py", "--input", str(photo), "--output", "/proc/out.png",
+               "--weights-dir", str(weights))
+    assert_one_error_line(done, "output folder /proc is not writable")
+    assert "images" not in done.stderr  # no progress bar: nothing was denoised
+
+
+def test_sigterm_during_an_image_run_leaves_no_partial_file(tmp_path, weights):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(40):
+        write_image(folder / f"{index:02d}.png", data.astronaut()[:96, :96])
+    process = subprocess.Popen([sys.executable, "restore/denoise_image.py", "--input", str(folder),
+                                "--weights-dir", str(weights), "--model", "tiny_uformer_skipat_gauss"],
+                               cwd=REPO, env=ENV, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out = tmp_path / "in_denoised"
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(out.glob("*.png"))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr
+    assert all(p.suffix == ".png" and not p.name.startswith(".") for p in out.iterdir())
+
+
+# ----- weight cards and checkpoints ---------------------------------------------------------------
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"config": {"embed_dim": 100000}}, "parameters"),
+    ({"config": {"preset": "XXL"}}, "unknown Uformer preset 'XXL'"),
+    ({"config": {"embd_dim": 16}}, "unexpected arguments: ['embd_dim']"),
+    ({"noise": "gaussian"}, "noise must be dict"),
+    ({"arch": ["Uformer"]}, "arch must be str"),
+    ({"arch": "NoSuchNet"}, "is not a registered network"),
+    ({"noise": {"type": "gaussian", "sigma": [0, "fifty"]}}, "sigma: [low, high]"),
+])
+def test_malformed_weight_cards_exit_2(tmp_path, weights, photo, change, fragment):
+    card = json.loads((weights / "tiny_uformer_gauss.json").read_text())
+    shutil.copy(weights / card["weights"], tmp_path / card["weights"])
+    bad = tmp_path / "tiny_uformer_gauss.json"
+    bad.write_text(json.dumps({**card, **change}))
+    done = run("restore/denoise_image.py", "--input", str(photo), "--model", str(bad), "--output",
+               str(tmp_path / "out.png"))
+    assert_one_error_line(done, fragment)
+    assert not (tmp_path / "out.png").exists()
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/restore_pickle_ran",))
+
+
+def test_a_malicious_pickle_never_runs(tmp_path, photo):
+    Path("/tmp/restore_pickle_ran").unlink(missing_ok=True)
+    checkpoint = tmp_path / "evil.pth"
+    with open(checkpoint, "wb") as file:
+        pickle.dump({"params": _Payload()}, file)
+    (tmp_path / "evil.json").write_text(json.dumps({
+        "format": "restore-weights-card/1", "name": "evil", "arch": "Uformer", "config": {"preset": "T"},
+        "kind": "image", "noise": {"type": "gaussian", "sigma": [0, 50]}, "weights": "evil.pth",
+        "sha256": __import__("hashlib").sha256(checkpoint.read_bytes()).hexdigest()}))
+    done = run("restore/denoise_image.py", "--input", str(photo), "--model", str(tmp_path / "evil.json"))
+    assert_one_error_line(done, "weights-only")
+    assert not Path("/tmp/restore_pickle_ran").exists()
+
+
+# ----- training options ----------------------------------------------------------------------------
+
+def smoke_options(tmp_path: Path, name: str, **changes) -> Path:
+    options = yaml.safe_load((REPO / "options/smoke/uformer_tiny.yml").read_text())
+    options["name"] = name
+    for path, value in changes.items():
+        target = options
+        *parents, last = path.split("__")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    file = tmp_path / "options.yml"
+    file.write_text(yaml.safe_dump(options))
+    return file
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"network_g__embd_dim": 8}, "unexpected arguments: ['embd_dim']"),
+    ({"network_g__type": "NoSuchNet"}, "is not a registered network"),
+    ({"train__total_iter": 0}, "total_iter must be a positive number"),
+    ({"train__scheduler__total_iter": 10}, "shorter than total_iter"),
+])
+def test_bad_training_options_exit_2_before_any_folder_is_made(tmp_path, changes, fragment):
+    name = f"hostile_{abs(hash(fragment)) % 10**8}"
+    file = smoke_options(tmp_path, name, **changes)
+    try:
+        done = run(str(REPO / "restore/train.py"), "-opt", str(file), cwd=tmp_path)
+        assert_one_error_line(done, fragment)
+        assert not (REPO / "experiments" / name).exists() and not (REPO / "tb_logger" / name).exists()
+    finally:
+        shutil.rmtree(REPO / "experiments" / name, ignore_errors=True)
+        shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
+
+
+# ----- video --------------------------------------------------------------------------------------
+
+def partials(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if ".partial" in p.name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_killed_video_run_leaves_no_partial_file(tmp_path, weights, how):
+    clip = make_clip(tmp_path / "clip.mp4", frames=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["restore/denoise_video.py", "--input", str(clip), "--output", str(out / "clean.mp4"),
+            "--weights-dir", str(weights), "--model", "tiny_video_skipat_gauss", "--sigma", "30", "--tile", "32"]
+    process = subprocess.Popen([sys.executable, *args], cwd=REPO, env=ENV, stderr=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not partials(out) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert partials(out), "the run never started writing"
+    process.send_signal(getattr(signal, how))
+    _, stderr = process.communicate(timeout=60)
+    if how == "SIGTERM":
+        assert process.returncode == 143 and "terminated: no output was written" in stderr
+        assert "Traceback" not in stderr and list(out.iterdir()) == []
+    else:  # nothing runs after kill -9: the next write of the same output removes the leftover
+        assert partials(out) and str(process.pid) in partials(out)[0].name
+        done = run(*args[:-2], "--tile", "64", "--clip-len", "3")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert [p.name for p in out.iterdir()] == ["clean.mp4"]
+
+
+# ----- the app ------------------------------------------------------------------------------------
+
+def resident_peak_mb(pid: int) -> float:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]) / 1024
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, weights):
+    work = tmp_path_factory.mktemp("work")
+    port = free_port()
+    log = open(work / "app.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--weights-dir", str(weights), "--work-dir", str(work),
+         "--max-image-mp", "16", "--max-upload-mb", "2", "--queue-size", "1", "--concurrency", "1"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**ENV, "GRADIO_ANALYTICS_ENABLED": "False"})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"app did not start:\n{(work / 'app.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    from gradio_client import Client
+
+    yield url, Client(url, verbose=False), process, work
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def predict_image(client, path: Path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), "tiny_uformer_skipat_gauss", 25, True, False, False,
+                          api_name="/denoise_image")
+
+
+def test_the_app_refuses_an_image_bomb_from_its_header(app, tmp_path):
+    _, client, process, work = app
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(13000, 13000, full=True))  # decodes to 507 MB
+    assert bomb.stat().st_size < 2_000_000
+    predict_image(client, write_image(tmp_path / "small.png", data.astronaut()[:64, :64]))  # warm
+    Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # reset the peak resident size
+    before = resident_peak_mb(process.pid)
+    with pytest.raises(Exception) as refused:
+        predict_image(client, bomb)
+    message = str(refused.value)
+    assert "169 MP, more than the 16 MP allowed in this app" in message
+    assert str(work) not in message and "/tmp" not in message  # no server path
+    assert resident_peak_mb(process.pid) - before < 200
+
+
+def test_the_app_refuses_corrupt_uploads_without_showing_server_paths(app, tmp_path):
+    _, client, _, work = app
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    with pytest.raises(Exception) as refused:
+        predict_image(client, corrupt)
+    assert "corrupt.png" in str(refused.value) and str(work) not in str(refused.value)
+
+
+def test_the_app_serves_no_file_outside_its_work_folder(app):
+    url, _, _, _ = app
+    for path in ("gradio_api/file=/etc/passwd", "gradio_api/file=../../../../etc/passwd",
+                 f"gradio_api/file={REPO / 'README.md'}"):
+        response = httpx.get(url + path, timeout=10)
+        assert response.status_code in (403, 404) and "root:" not in response.text
+
+
+def test_the_app_refuses_an_oversized_upload(app, tmp_path):
+    url, _, _, _ = app
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))  # over --max-upload-mb 2
+    with open(big, "rb") as file:
+        response = httpx.post(url + "gradio_api/upload", files={"files": ("big.png", file)}, timeout=30)
+    assert response.status_code == 413
+
+
+def test_the_app_sheds_load_when_its_queue_is_full(app, tmp_path):
+    _, client, _, _ = app
+    from gradio_client import handle_file
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=30, size=(128, 96))
+    jobs = [client.submit(handle_file(str(clip)), "tiny_video_skipat_gauss", 30, False, False, False,
+                          api_name="/denoise_video") for _ in range(4)]
+    outcomes = []
+    for job in jobs:
+        try:
+            job.result(timeout=300)
+            outcomes.append("done")
+        except Exception as error:  # noqa: BLE001  (gradio_client raises its own types)
+            outcomes.append(str(error))
+    assert "done" in outcomes and any("queue is full" in outcome.lower() for outcome in outcomes), outcomes

@@ -1,0 +1,67 @@
+"""Every command that the README and docs/ show still runs as written: each program's
+``--help`` works, and every file a command names as part of the repository exists."""
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+REPO_PATHS = ("options/", "restore/", "weights/", "assets/")
+
+
+def shell_commands(text: str) -> list[str]:
+    """The commands in ```bash blocks, continuation lines joined and comments dropped."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(line)
+    return commands
+
+
+def python_programs(command: str) -> list[str] | None:
+    """``python X.py ...`` -> [X.py]; ``python -m pkg.mod ...`` -> [-m, pkg.mod]; else None."""
+    words = shlex.split(command.replace("[", " ").replace("]", " ").replace("|", " "))
+    while words and "=" in words[0] and not words[0].startswith("-"):  # OMP_NUM_THREADS=1 python ...
+        words.pop(0)
+    if not words or words[0] not in ("python", "python3"):
+        return None
+    return words[1:3] if words[1] == "-m" else words[1:2]
+
+
+COMMANDS = [(doc.relative_to(REPO).as_posix(), command) for doc in DOCUMENTS
+            for command in shell_commands(doc.read_text(encoding="utf-8"))]
+PROGRAMS = sorted({tuple(program) for _, command in COMMANDS if (program := python_programs(command))})
+
+
+def test_the_documents_show_commands():
+    assert len(COMMANDS) > 20 and ("restore/denoise_video.py",) in PROGRAMS and ("app.py",) in PROGRAMS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", PROGRAMS, ids=" ".join)
+def test_each_program_answers_help(program):
+    done = subprocess.run([sys.executable, *program, "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage" in done.stdout.lower()
+
+
+@pytest.mark.parametrize("where, command", COMMANDS)
+def test_repository_files_named_by_commands_exist(where, command):
+    for word in shlex.split(command.replace("[", " ").replace("]", " ")):
+        if word.startswith(REPO_PATHS) and "…" not in word and "*" not in word:
+            path = word.split("=", 1)[-1].rstrip(",;")
+            assert (REPO / path).exists(), f"{where}: `{command}` names {path}, which does not exist"
+
+
+def test_every_document_link_resolves():
+    for doc in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://")):
+                assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
