@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,8 @@ from torch import nn
 
 from restore.archs.fused_ops import conv_mlp, fused_kernels, linear
 from restore.archs.layers import DropPath, to_nchw, to_nhwc
+
+T = TypeVar("T")
 
 # The official code fills masked attention logits with -100, not -inf; keep it
 # so that outputs match the official model to float precision.
@@ -50,7 +53,23 @@ class LinearProjection(nn.Module):
         return q, k, v
 
 
-@functools.lru_cache(maxsize=8)
+def cached_tensors(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """``functools.lru_cache`` for index and mask tensors that every later call shares.
+
+    They are built outside inference mode: a tensor first made under ``torch.inference_mode``
+    could not be used by a later call that records gradients (training after inference).
+    """
+    def wrap(build: Callable[..., T]) -> Callable[..., T]:
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(build)
+        def cached(*args: Any) -> T:
+            with torch.inference_mode(False):
+                return build(*args)
+        return cached
+    return wrap
+
+
+@cached_tensors(maxsize=8)
 def relative_position_index(win: int) -> torch.Tensor:
     """Index into the (2w-1)^2 bias table for every pair of positions in a window."""
     coords = torch.stack(torch.meshgrid(torch.arange(win, device="cpu"), torch.arange(win, device="cpu"),
@@ -164,7 +183,7 @@ class ShiftedWindows:
     border_mask: torch.Tensor  # (n_border, N, N) additive mask, 0 or MASK_VALUE
 
 
-@functools.lru_cache(maxsize=32)
+@cached_tensors(maxsize=32)
 def shifted_windows(height: int, width: int, win: int, shift: int,
                     device: torch.device) -> ShiftedWindows:
     rows = (torch.arange(height) + shift) % height  # torch.roll by -shift
