@@ -165,6 +165,14 @@ class Denoiser:
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
 
+    @property
+    def workers(self) -> int:
+        """Tiles run at once: on a CPU one per torch thread, each tile on one thread
+        (``restore.inference.tiling``); elsewhere one at a time."""
+        if self.device.type != "cpu" or hasattr(self.net, "session"):  # onnxruntime keeps its own threads
+            return 1
+        return torch.get_num_threads()
+
     def fit_tile(self, tile: int) -> int:
         """The tile to use: ``tile``, but no larger than an exported network's fixed input."""
         return min(tile, getattr(self.net, "tile", tile))
@@ -298,7 +306,7 @@ class Denoiser:
             return out
         from restore.inference.tiling import tiled_apply
 
-        return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress)
+        return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress, workers=self.workers)
 
     def __call__(self, image: np.ndarray, sigma: float | str | None = "auto",
                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -338,7 +346,7 @@ class Denoiser:
 
         tile = self.fit_tile(tile)
         stream = denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=min(tile_overlap, tile - 1),
-                                clip_len=clip_len, clip_overlap=clip_overlap)
+                                clip_len=clip_len, clip_overlap=clip_overlap, workers=self.workers)
         if isinstance(frames, np.ndarray):
             return np.stack(list(stream))
         return stream

@@ -238,7 +238,8 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     except VideoError as error:
         raise RestoreError(user_message(error, path)) from None
     network = denoiser.network_fn(value)
-    stream = denoise_frames(network, frames, tile=catalog.video_tile, tile_overlap=catalog.video_tile_overlap)
+    stream = denoise_frames(network, frames, tile=catalog.video_tile, tile_overlap=catalog.video_tile_overlap,
+                            workers=denoiser.workers)
     output, preview = out_dir / f"{path.stem}_{model}.mp4", out_dir / f"{path.stem}_side_by_side.mp4"
     half_width, half_height = preview_size(info.width, info.height)
     total = info.frame_count or max_frames

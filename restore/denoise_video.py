@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{denoiser.name} ({denoiser.precision}): {note}", flush=True)
     tile = denoiser.fit_tile(args.tile)
     stream = denoise_frames(denoiser.network_fn(sigma), frames, tile=tile, tile_overlap=min(args.tile_overlap, tile - 1),
-                            clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
+                            clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch,
+                            workers=denoiser.workers)
     with make_writer() as writer:
         for frame in tqdm(stream, total=total, unit="frame", desc=f"denoise {denoiser.name}"):
             writer.write(frame, None if pts_queue is None else pts_queue.popleft())

@@ -12,15 +12,23 @@ across its overlaps; the blended result is ``sum(w * y) / sum(w)``, so the
 weights that reach any pixel sum to one and an identity network returns its
 input (up to float rounding).
 
+On a CPU, ``workers > 1`` runs that many tiles at once, each on one thread, instead of
+one tile at a time on every thread: tiles are independent, so nothing waits at the
+barriers that split one small tile's every op across cores, and the networks' one-thread
+paths (cache-sized row bands, chunked attention) apply.
+
 Public API::
 
     tiled_apply(fn, x, tile=128, overlap=10)          # 2-D: (..., H, W)
     tiled_apply(fn, x, tile=(7, 128, 128), overlap=(2, 10, 10))  # 3-D
+    tiled_apply(fn, x, tile=512, overlap=32, workers=torch.get_num_threads())
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
-from typing import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -84,6 +92,17 @@ def _as_tuple(value: int | Sequence[int], ndim: int, name: str) -> tuple[int, ..
     return value
 
 
+@contextlib.contextmanager
+def one_thread_each() -> Iterator[None]:
+    """Torch's intra-op pool at one thread while tiles run side by side in Python threads."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def tiled_apply(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -91,6 +110,7 @@ def tiled_apply(
     overlap: int | Sequence[int] = 10,
     batch_size: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> torch.Tensor:
     """Run ``fn`` on overlapping tiles of ``x`` and blend the outputs.
 
@@ -104,6 +124,8 @@ def tiled_apply(
         overlap: overlap per tiled dim, smaller than the tile.
         batch_size: how many tiles go through ``fn`` at once.
         progress: called as ``progress(done, total)`` after each batch.
+        workers: batches run at once, each on one torch thread (CPU); with fewer
+            batches than workers, or one worker, batches run in turn on every thread.
 
     Returns:
         The blended output, on ``x``'s device, in ``fn``'s output dtype.
@@ -117,30 +139,43 @@ def tiled_apply(
     sizes = tuple(min(t, n) for t, n in zip(tiles, lengths))
     starts_per_dim = [tile_starts(n, t, o) for n, t, o in zip(lengths, tiles, overlaps)]
     all_starts = list(itertools.product(*starts_per_dim))
+    groups = [all_starts[first:first + batch_size] for first in range(0, len(all_starts), batch_size)]
 
     def window(starts: Sequence[int]) -> tuple[slice, ...]:
         return (Ellipsis,) + tuple(slice(s, s + size) for s, size in zip(starts, sizes))
 
+    inference = torch.is_inference_mode_enabled()  # thread-local: the workers take it on
+
+    def run(group: list[tuple[int, ...]]) -> torch.Tensor:
+        with torch.inference_mode(inference):
+            return fn(torch.cat([x[window(s)] for s in group], dim=0))
+
     acc_dtype = x.dtype if x.is_floating_point() else torch.float32
     output: torch.Tensor | None = None
     total_weight = torch.zeros(lengths, dtype=acc_dtype, device=x.device)
-    for first in range(0, len(all_starts), batch_size):
-        group = all_starts[first:first + batch_size]
-        batch = torch.cat([x[window(s)] for s in group], dim=0)
-        result = fn(batch)
-        if tuple(result.shape[-ndim:]) != sizes:
-            raise ValueError(
-                f"fn changed the tiled shape: got {tuple(result.shape[-ndim:])}, expected {sizes}"
-            )
-        per_tile = result.chunk(len(group), dim=0)
-        for starts, out in zip(group, per_tile):
-            weight = tile_weight(lengths, starts, sizes, overlaps).to(x.device, acc_dtype)
-            if output is None:
-                shape = (x.shape[0],) + tuple(out.shape[1:-ndim]) + lengths
-                output = torch.zeros(shape, dtype=acc_dtype, device=x.device)
-            output[window(starts)] += out.to(acc_dtype) * weight
-            total_weight[window(starts)] += weight
-        if progress is not None:
-            progress(min(first + batch_size, len(all_starts)), len(all_starts))
+    workers = min(workers, len(groups))
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            stack.enter_context(one_thread_each())
+            pool = ThreadPoolExecutor(workers)
+            # on an error or Ctrl-C, drop the tiles not started instead of finishing them all
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            results = pool.map(run, groups)
+        else:
+            results = map(run, groups)
+        for done, (group, result) in enumerate(zip(groups, results), start=1):
+            if tuple(result.shape[-ndim:]) != sizes:
+                raise ValueError(
+                    f"fn changed the tiled shape: got {tuple(result.shape[-ndim:])}, expected {sizes}"
+                )
+            for starts, out in zip(group, result.chunk(len(group), dim=0)):
+                weight = tile_weight(lengths, starts, sizes, overlaps).to(x.device, acc_dtype)
+                if output is None:
+                    shape = (x.shape[0],) + tuple(out.shape[1:-ndim]) + lengths
+                    output = torch.zeros(shape, dtype=acc_dtype, device=x.device)
+                output[window(starts)] += out.to(acc_dtype) * weight
+                total_weight[window(starts)] += weight
+            if progress is not None:
+                progress(min(done * batch_size, len(all_starts)), len(all_starts))
     assert output is not None
     return (output / total_weight).to(result.dtype)

@@ -83,6 +83,7 @@ def denoise_frames(
     clip_len: int = 7,
     clip_overlap: int = 2,
     tile_batch: int = 1,
+    workers: int = 1,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of ``(H, W, 3)`` uint8 RGB frames; yield as many uint8 frames, in order.
 
@@ -94,6 +95,7 @@ def denoise_frames(
         tile, tile_overlap: spatial patch size and overlap in pixels.
         clip_len, clip_overlap: temporal window and overlap in frames.
         tile_batch: spatial patches per network call.
+        workers: patch batches run at once, each on one CPU thread (see ``tiled_apply``).
     """
     if clip_len < 1 or not 0 <= clip_overlap < clip_len:
         raise ValueError(f"need clip_len >= 1 and 0 <= clip_overlap < clip_len, got {clip_len}, {clip_overlap}")
@@ -111,7 +113,7 @@ def denoise_frames(
             clip = clip[mirror_indices(length, clip_len)]
         with torch.inference_mode():
             out = tiled_apply(model, clip[None], tile=(tile, tile), overlap=tile_overlap,
-                              batch_size=tile_batch)[0, :length]
+                              batch_size=tile_batch, workers=workers)[0, :length]
         ramp = ramp_weights(length, clip_overlap, ramp_low, ramp_high)
         for offset in range(length):
             index, weight = start + offset, float(ramp[offset])
