@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from restore.benchmarks.quality import BenchmarkError, accepts_sigma, load_models, model_method, print_report
+from restore.benchmarks.options import add_model_options
+from restore.benchmarks.quality import (
+    BenchmarkError,
+    accepts_sigma,
+    load_models,
+    model_method,
+    print_report,
+)
 from restore.benchmarks.still_shot import still_shot
 
 
@@ -79,11 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=7)
     parser.add_argument("--sigma", type=float, default=30)
     parser.add_argument("--size", type=int, default=128, help="side of the square frames")
-    parser.add_argument("--model", action="append", help="a model name or card (repeatable); default: all registered")
-    parser.add_argument("--weights-dir", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this Markdown file")
+    add_model_options(parser)
     return parser.parse_args(argv)
 
 

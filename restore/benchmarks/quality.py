@@ -47,10 +47,15 @@ from restore.benchmarks.classical import (
     opencv_nlm_multi,
     per_frame,
 )
-from restore.io.temp_files import replace_atomically
 from restore.data.noise import noisy_pixels
-from restore.data.photos import pan_zoom_clip
-from restore.data.photos import CLIP_FRAMES, EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb
+from restore.data.photos import (
+    CLIP_FRAMES,
+    EVAL_PHOTOS,
+    TRAIN_PHOTOS,
+    load_rgb,
+    pan_zoom_clip,
+)
+from restore.io.temp_files import replace_atomically
 
 SIGMAS = (15, 25, 30, 50)
 QUICK_IMAGES = ("chelsea", "motorcycle_left", "camera")

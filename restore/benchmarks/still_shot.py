@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from restore.benchmarks.options import add_model_options
 from restore.benchmarks.quality import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,
@@ -93,11 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sigma", type=float, default=30)
     parser.add_argument("--size", type=int, default=256,
                         help="centre crop height; the width is 1.5x (the pans are 256 high, 384 wide)")
-    parser.add_argument("--model", action="append", help="a model name or card (repeatable); default: all registered")
-    parser.add_argument("--weights-dir", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this Markdown file")
+    add_model_options(parser)
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ arithmetic runs and ``scaled_dot_product_attention`` is decomposed into the
 matrix products it stands for (on CPU tensors the fused kernel is not counted).
 We report GMACs (= counted FLOPs / 2), the convention of the paper's Table 6.
 
-    python -m restore.benchmarks.video            # FLOPs + CPU fps, prints a table
+    python -m restore.benchmarks.video            # FLOPs + CPU fps of the paper-sized and the published layouts
     python -m restore.benchmarks.video --json out.json
     python -m restore.benchmarks.video --stream-memory clip.mp4   # peak RSS of the streaming path
 """
@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-import restore  # noqa: F401  (registers archs)
 from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
 
 
 def gmacs_per_frame(arch: type, frames: int = 7, size: int = 256, **arch_kwargs: Any) -> float:
     """Multiply-accumulates per output frame, in billions, for a ``frames x size x size`` clip."""
-    with torch.device("meta"):
+    from restore.archs.fused_ops import plain_kernels
+
+    with torch.device("meta"), plain_kernels():
         net = arch(**arch_kwargs).eval()
         clip = torch.empty(1, frames, net.in_chans, size, size)
     counter = FlopCounterMode(display=False)
@@ -37,28 +38,40 @@ def gmacs_per_frame(arch: type, frames: int = 7, size: int = 256, **arch_kwargs:
     return counter.get_total_flops() / 2 / frames / 1e9
 
 
-def flops_table(frames: int = 7, size: int = 256) -> dict[str, float]:
+def flops_table(frames: int = 7, size: int = 256, **config: Any) -> dict[str, float]:
     """Baseline and SkipAt GMACs per frame and their ratio."""
-    base = gmacs_per_frame(UniformerVideo, frames, size)
-    skip = gmacs_per_frame(UniformerVideoSkipAt, frames, size)
+    base = gmacs_per_frame(UniformerVideo, frames, size, **config)
+    skip = gmacs_per_frame(UniformerVideoSkipAt, frames, size, **config)
     return {"uniformer_gmacs_per_frame": round(base, 2), "skipat_gmacs_per_frame": round(skip, 2),
             "skipat_over_baseline": round(skip / base, 4), "saving_percent": round(100 * (1 - skip / base), 1)}
 
 
+def published_config() -> dict | None:
+    """The layout of the published video model (its card's config), if it is registered."""
+    from restore.api import default_weights_dir
+    from restore.io.weights_card import list_cards
+
+    cards = [card for card in list_cards(default_weights_dir()) if card.arch == "UniformerVideoSkipAt"]
+    return dict(cards[0].config) if cards else None
+
+
 def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames: int = 7,
             rounds: int = 3, tile: int = 128, overlap: int = 10, clip_len: int = 7,
-            clip_overlap: int = 2, threads: int | None = None) -> dict[str, Any]:
-    """Frames per second through ``restore.inference.video_stream`` (tiles, blending, streaming).
+            clip_overlap: int = 2, threads: int | None = None, config: dict | None = None) -> dict[str, Any]:
+    """Frames per second through ``restore.inference.video_stream`` (tiles, blending, streaming),
+    as ``denoise_video.py`` runs it: one tile per torch thread at a time.
 
     The models take turns on the same noisy clip for ``rounds`` rounds and each gets its
     median, so a busy machine slows them alike and their ratio stays meaningful.
     """
-    from restore.data.photos import load_rgb as load_photo, pan_zoom_clip
+    from restore.data.photos import load_rgb as load_photo
+    from restore.data.photos import pan_zoom_clip
     from restore.inference.video_stream import denoise_frames
 
     if threads:
         torch.set_num_threads(threads)
-    nets = {name: arch().eval() for name, arch in archs.items()}  # speed does not depend on weights
+    nets = {name: arch(**(config or {})).eval() for name, arch in archs.items()}  # speed does not depend on weights
+    channels = next(iter(nets.values())).in_chans
     clean = pan_zoom_clip(load_photo("astronaut"), frames, height, width)
     rng = np.random.default_rng(0)
     video = [np.clip(f + rng.normal(0, 30, f.shape), 0, 255).astype(np.uint8) for f in clean]
@@ -67,8 +80,11 @@ def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames:
         for _ in range(rounds):
             for name, net in nets.items():
                 start = time.perf_counter()
-                count = sum(1 for _ in denoise_frames(net, iter(video), tile=tile, tile_overlap=overlap,
-                                                      clip_len=clip_len, clip_overlap=clip_overlap))
+                fn = net if channels == 3 else (lambda clip, net=net: net(torch.cat(
+                    [clip, torch.full_like(clip[:, :, :1], 30 / 255)], dim=2)))
+                count = sum(1 for _ in denoise_frames(fn, iter(video), tile=tile, tile_overlap=overlap,
+                                                      clip_len=clip_len, clip_overlap=clip_overlap,
+                                                      workers=torch.get_num_threads()))
                 seconds[name].append(time.perf_counter() - start)
     results: dict[str, Any] = {name: {"frames": count, "median_seconds": round(float(np.median(t)), 2),
                                       "fps": round(count / float(np.median(t)), 4)}
@@ -90,8 +106,8 @@ def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dic
     import tempfile
     from pathlib import Path
 
-    from restore.io.video import VideoWriter, probe_video, read_video
     from restore.inference.video_stream import denoise_frames
+    from restore.io.video import VideoWriter, probe_video, read_video
 
     info = probe_video(video)
     pts = []
@@ -127,12 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.stream_memory:
         print(streaming_peak_memory(args.stream_memory))
         return 0
-    results: dict[str, Any] = {"flops_7x256x256": flops_table()}
-    print("GMACs per frame at 7x256x256:", results["flops_7x256x256"])
+    from restore.benchmarks.speed import cpu_name
+
+    published = published_config()
+    layouts = {"paper-sized": {}, **({"published": published} if published is not None else {})}
+    results: dict[str, Any] = {"cpu": cpu_name()}
+    for layout, config in layouts.items():
+        results[f"{layout}_flops_7x256x256"] = flops_table(**config)
+        print(f"{layout} layout, GMACs per frame at 7x256x256:", results[f"{layout}_flops_7x256x256"])
     if not args.no_fps:
-        results["cpu_fps_480x270"] = cpu_fps({"uniformer": UniformerVideo, "skipat": UniformerVideoSkipAt},
-                                             frames=args.frames, rounds=args.rounds)
-        print("CPU 480x270, full tiled path:", results["cpu_fps_480x270"])
+        print(f"CPU: {results['cpu']}, {torch.get_num_threads()} threads")
+        for layout, config in layouts.items():
+            results[f"{layout}_cpu_fps_480x270"] = cpu_fps(
+                {"uniformer": UniformerVideo, "skipat": UniformerVideoSkipAt}, frames=args.frames,
+                rounds=args.rounds, config=config)
+            print(f"{layout} layout, CPU 480x270, full tiled path:", results[f"{layout}_cpu_fps_480x270"])
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
