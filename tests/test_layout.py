@@ -56,5 +56,5 @@ def test_the_package_root_holds_only_the_entry_points_and_the_api():
 def test_the_tree_does_not_narrate_its_history():
     done = subprocess.run(["git", "grep", "-niE", r"earlier session|this session|last session|issue [0-9]+|"
                            r"\(issue [0-9]|weights issue|earlier runs?\b", "--", "*.py", "*.md", "*.yml", "*.yaml",
-                           "*.sh", "*.txt"], cwd=REPO, capture_output=True, text=True)
+                           "*.sh", "*.txt", ":(exclude)tests/test_layout.py"], cwd=REPO, capture_output=True, text=True)
     assert done.stdout == "", done.stdout[:2000]

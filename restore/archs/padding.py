@@ -11,7 +11,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 
     A pad wider than the side reflects again, as a row of mirrors would: repeating the edge
     row instead turns its noise into streaks that a denoiser trained on photos leaves in,
-    and they spoil what it does inside the image (tests/test_padding.py measures it).
+    and they spoil what it does inside the image (tests/archs/test_padding.py measures it).
     """
     height, width = x.shape[-2:]
     pad_h = -height % multiple

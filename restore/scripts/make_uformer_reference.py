@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official-dir", required=True, type=Path)
     parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "tests/data/uformer_official_reference.npz")
+                        default=Path(__file__).resolve().parents[2] / "tests/fixtures/uformer_official_reference.npz")
     args = parser.parse_args()
     sys.path.insert(0, str(args.official_dir))
     from model import Uformer as OfficialUformer  # the official release, not our code

@@ -26,9 +26,11 @@ from restore.data.sidd_mat_dataset import SIDDMatDataset
 from restore.data.sidd_paired_dataset import SIDDPairedDataset
 from restore.models.denoise_model import DenoiseModel
 from restore.models.warmup_cosine_lr import warmup_cosine_factor
-from test_data_sidd import make_sidd_mat, make_sidd_medium, prepare
+from _sidd_fixtures import make_sidd_mat, make_sidd_medium, prepare
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 TINY_UFORMER = {"type": "Uformer", "img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
 LR, WARMUP, TOTAL = 2e-3, 2, 1000
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import restore  # noqa: F401
+import restore.archs  # noqa: F401  (registers the networks)
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.benchmarks import classical as classical_denoisers

@@ -19,17 +19,18 @@ import zlib
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import yaml
 from skimage import data
 
 from restore.io.image import write_image
 
+from _app_fixtures import free_port, make_clip
 from _denoiser_fixtures import TINY_VIDEO, publish, publish_local, publish_uformer_pair
-from test_app import free_port, make_clip
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
 
 

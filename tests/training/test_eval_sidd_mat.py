@@ -8,15 +8,18 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import yaml
 from scipy import io as sio
 
-import restore  # noqa: F401  (registers archs)
+import restore.archs  # noqa: F401  (registers archs)
 from basicsr.utils.registry import ARCH_REGISTRY
-from test_data_sidd import make_sidd_mat
+from _sidd_fixtures import make_sidd_mat
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
 
 

@@ -13,7 +13,9 @@ from restore.denoise_video import main
 from restore.io.video import probe_video
 from restore.api import save_pretrained
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 GRADIO_VIDEOS = Path(__import__("gradio").__file__).parent / "media_assets" / "videos"
 TINY = dict(embed_dim=4, enc_depths=[1, 1, 1, 1], dec_depths=[1, 1, 1, 1], bottleneck_depth=1, head_dim=8,
             drop_path_rate=0.0, noise_map=True)

@@ -17,7 +17,7 @@ from restore.inference.tiling import tile_starts
 
 from _denoiser_fixtures import LOCAL_RADIUS, publish_local
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PHOTO = data.astronaut()[120:216:2, 150:278:2]  # 48×64 real photo crop
 
 
@@ -131,6 +131,7 @@ def test_folder_outputs_that_would_collide_are_refused(tmp_path, weights, capsys
     assert not (tmp_path / "in_denoised").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--input", "missing.png"], "input not found"),
     (["--input", "{img}", "--model", "no_such_model"], "unknown model"),

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -19,44 +17,15 @@ from skimage import data
 
 from restore.io.image import read_image, write_image
 
+from _app_fixtures import free_port, make_clip
 from _denoiser_fixtures import publish_local, publish_uformer_pair, publish_video
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 MAX_IMAGE_MP, MAX_VIDEO_SECONDS = 0.1, 2.0
 EXAMPLE = REPO / "assets" / "examples" / "motorcycle_sigma25.png"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def make_clip(path: Path, frames: int, fps: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
-    """A pan across a real photo, H.264, with a 440 Hz AAC tone as its audio track."""
-    width, height = size
-    photo = data.astronaut()
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        audio = container.add_stream("aac", rate=44100)
-        audio.layout = "mono"
-        for index in range(frames):
-            crop = np.ascontiguousarray(photo[100:100 + height, 100 + 4 * index:100 + 4 * index + width])
-            for packet in video.encode(av.VideoFrame.from_ndarray(crop, format="rgb24")):
-                container.mux(packet)
-        samples = np.sin(2 * np.pi * 440 * np.arange(int(44100 * frames / fps)) / 44100).astype(np.float32)
-        for start in range(0, len(samples), 1024):
-            chunk = samples[start:start + 1024][None]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = 44100, start, Fraction(1, 44100)
-            for packet in audio.encode(frame):
-                container.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode(None):
-                container.mux(packet)
-    return path
 
 
 @pytest.fixture(scope="module")

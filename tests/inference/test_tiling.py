@@ -79,3 +79,33 @@ def test_batched_tiles_match_single_tiles_and_channels_may_change() -> None:
     assert a.shape == (2, 3, 33, 29)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(a, x[:, :3] * 2, rtol=0, atol=1e-6)
+
+
+def test_tiles_side_by_side_give_the_same_output_as_tiles_in_turn() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 3, 3, padding=1))
+    x = torch.rand(1, 3, 70, 90)
+    calls: list[int] = []
+    with torch.inference_mode():
+        one = tiled_apply(net, x, tile=32, overlap=6)
+        many = tiled_apply(net, x, tile=32, overlap=6, batch_size=2, workers=3,
+                           progress=lambda done, total: calls.append(done))
+    assert many.is_inference()  # the workers ran under the caller's inference mode
+    torch.testing.assert_close(one, many, rtol=0, atol=1e-6)
+    assert calls == sorted(calls) and calls[-1] == len(tile_starts(70, 32, 6)) * len(tile_starts(90, 32, 6))
+
+
+def test_a_failing_tile_stops_the_workers_and_restores_the_thread_count() -> None:
+    threads = torch.get_num_threads()
+    seen: list[int] = []
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        if len(seen) == 2:
+            raise RuntimeError("tile failed")
+        return t
+
+    with pytest.raises(RuntimeError, match="tile failed"):
+        tiled_apply(fn, torch.zeros(1, 1, 200, 200), tile=16, overlap=4, workers=2)
+    assert set(seen) == {1} and len(seen) < len(tile_starts(200, 16, 4)) ** 2
+    assert torch.get_num_threads() == threads

@@ -13,7 +13,7 @@ from restore.archs.uformer_arch import Uformer
 from restore.io.checkpoints import WeightsError, load_weights
 from restore.scripts.make_uformer_reference import CASES, reference_input, reference_weights
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 
 # The published parameter counts (Uformer paper, Table 1; modulator included).
 OFFICIAL_PARAMS = {"T": 5_291_853, "S": 20_751_197, "B": 50_880_946}
@@ -173,3 +173,13 @@ def test_batch_equals_images_one_by_one_with_shifted_windows():
         batched = model(x)
         single = torch.cat([model(image[None]) for image in x])
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=0)
+
+
+def test_training_after_inference_in_the_same_process():
+    """Cached window indices and masks made under inference mode must not poison training."""
+    model = Uformer(embed_dim=8, depths=[1, 2, 1, 1, 2, 1, 1, 2, 1], img_size=40, win_size=4, modulator=True)
+    x = torch.rand(1, 3, 40, 40)
+    with torch.inference_mode():
+        model(x)
+    model(x).mean().backward()
+    assert all(p.grad is not None for p in model.parameters())

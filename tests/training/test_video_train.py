@@ -16,7 +16,9 @@ from restore.errors import DatasetError
 from restore.data.video_clip_dataset import VideoClipDataset
 from restore.scripts.make_sample_clips import make_sample_set
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import restore.data  # noqa: F401  (registers datasets)
 import restore.models  # noqa: F401  (registers models)
 from restore.models.options import TEST_KEYS, TRAIN_KEYS, check_option_file
 
-OPTIONS = Path(__file__).resolve().parent.parent / "options"
+OPTIONS = Path(__file__).resolve().parents[2] / "options"
 MODELS = [f"uformer_{size}{suffix}" for size in "tsb" for suffix in ("", "_skipat")]
 SIDD_PATCHES = 320 * 300  # SIDD-Medium pairs x patches per pair
 BATCH, EPOCHS = 32, 250

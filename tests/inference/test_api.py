@@ -202,3 +202,20 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     assert not (out / "strict.json").exists() and not (out / "strict.safetensors").exists()
     manifest.write_text("{}")
     assert save_weights([*common, "--name", "bad_manifest"]) == 2
+
+
+def test_cpu_tiles_run_side_by_side_and_give_the_one_thread_result():
+    denoiser = Denoiser.from_pretrained("uformer_t_skipat_gauss", device="cpu", tile=64, tile_overlap=16)
+    x = torch.from_numpy(data.astronaut()[:100, :140].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    noisy = (x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * 0.1).clamp(0, 1)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert denoiser.workers == 1
+        in_turn = denoiser.denoise_tensor(noisy, sigma=25)
+        torch.set_num_threads(2)
+        assert denoiser.workers == 2
+        side_by_side = denoiser.denoise_tensor(noisy, sigma=25)
+    finally:
+        torch.set_num_threads(saved)
+    torch.testing.assert_close(side_by_side, in_turn, atol=1e-5, rtol=0)

@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+import pytest
 
 from restore.benchmarks import still_shot as benchmark_still_shot
 from restore.data.photos import load_rgb
@@ -27,6 +28,7 @@ def test_frames_carry_independent_noise():
     assert np.array_equal(noisy, benchmark_still_shot.still_shot(clean, 7, 30, [0, 3000, 1]))  # seeded
 
 
+@pytest.mark.slow
 def test_bundled_models_on_small_still_shots(tmp_path, capsys):
     out = tmp_path / "still.md"
     assert benchmark_still_shot.main(["--size", "64", "--photos", "chelsea,camera", "--out", str(out)]) == 0

@@ -7,10 +7,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
+
+REPO = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 

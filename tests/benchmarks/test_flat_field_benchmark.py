@@ -1,6 +1,7 @@
 """restore.benchmarks.flat_field on small fields with the bundled weights: the statistics are
 right on known input, the models leave less than the noise, bad arguments get a clear message."""
 import numpy as np
+import pytest
 
 from restore.benchmarks import flat_field as benchmark_flat_field
 
@@ -22,6 +23,7 @@ def test_flat_clip_is_seeded_and_black_is_biased_by_clipping():
     assert abs(gray_bias) < 1 and 28 < gray_rmse < 32
 
 
+@pytest.mark.slow
 def test_bundled_models_on_small_fields(tmp_path, capsys):
     out = tmp_path / "flat.md"
     assert benchmark_flat_field.main(["--size", "32", "--frames", "3", "--levels", "0,128", "--out", str(out)]) == 0

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from restore.io.weights_card import WeightsCard
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from app import SIGMA_LABEL, sigma_control  # noqa: E402
 
 
