@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from restore.benchmarks.options import add_model_options
+from restore.benchmarks.common import add_model_options
 from restore.benchmarks.quality import (
     BenchmarkError,
     accepts_sigma,

@@ -15,8 +15,6 @@ the model's σ range), and the PSNR difference is what estimation costs.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from restore.benchmarks.common import cpu_name
 from restore.data.photos import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb, pan_zoom_clip
 from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
 
@@ -164,20 +163,6 @@ def video_costs(denoiser: "Denoiser", photos: tuple[str, ...], sigmas: tuple[flo
             costs.append(VideoCost(photo, sigma, estimate, used, clip_psnr(clean, with_true),
                                    clip_psnr(clean, with_estimate)))
     return costs
-
-
-def cpu_name() -> str:
-    """The processor's model name as the OS reports it, with the logical core count."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name} ({os.cpu_count()} logical cores)"
 
 
 def time_estimate(repeats: int) -> float:

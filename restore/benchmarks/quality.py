@@ -47,6 +47,7 @@ from restore.benchmarks.classical import (
     opencv_nlm_multi,
     per_frame,
 )
+from restore.benchmarks.common import cpu_name
 from restore.data.noise import noisy_pixels
 from restore.data.photos import (
     CLIP_FRAMES,
@@ -505,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted({f"{image.shape[1]}×{image.shape[0]}" for _, image in images})
     header = (f"Held-out images: {', '.join(names)} ({mode}; sizes {', '.join(sizes)}); Gaussian σ "
               f"{', '.join(f'{s:g}' for s in sigmas)}, seed {settings.seed}, noisy inputs quantised to uint8; "
-              f"{args.threads} thread(s); time per megapixel is the mean over σ.")
+              f"{args.threads} thread(s) on {cpu_name()}; time per megapixel is the mean over σ.")
     if clips:
         header += f" Video: {len(clips)} clips of {settings.video_frames} frames, σ {args.video_sigma:g}."
     report = markdown(rows, notes, header)

@@ -30,6 +30,7 @@ from torch import nn
 
 from restore.archs.uformer_arch import PRESETS, Uformer
 from restore.archs.uformer_skipat_arch import UformerSkipAt
+from restore.benchmarks.common import cpu_name
 from restore.inference.flops import count_macs
 
 
@@ -178,19 +179,6 @@ def precision_psnr(precisions: list[str], device: str, sigma: float = 30, size: 
                                                for image, clean in zip(noisy, photos)]))
         rows += [dict(model=card.name, precision=p, psnr=v, change=v - scores["fp32"]) for p, v in scores.items()]
     return rows
-
-
-def cpu_name() -> str:
-    """The CPU model and the flags that decide bf16 speed, as ``lscpu`` reports them."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in flags]
-    return f"{model} ({', '.join(shown) or 'no AVX2'})"
 
 
 def markdown(rows: list[dict], size: int, device: str, threads: int) -> str:

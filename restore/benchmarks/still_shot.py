@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from restore.benchmarks.options import add_model_options
+from restore.benchmarks.common import add_model_options
 from restore.benchmarks.quality import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stream_memory:
         print(streaming_peak_memory(args.stream_memory))
         return 0
-    from restore.benchmarks.speed import cpu_name
+    from restore.benchmarks.common import cpu_name
 
     published = published_config()
     layouts = {"paper-sized": {}, **({"published": published} if published is not None else {})}
