@@ -175,17 +175,21 @@ def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, floa
     return out, time.process_time() - cpu, time.perf_counter() - wall
 
 
-def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str]) -> list:
-    """Denoisers for ``--model`` names/paths, or every registered card; [] (with a note) if none."""
+def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str],
+                precisions: tuple[str, ...] = ("fp32",)) -> list:
+    """Denoisers for ``--model`` names/paths, or every registered card, once per precision;
+    [] (with a note) if none."""
     from restore.api import Denoiser, default_weights_dir
+    from restore.errors import RestoreError
     from restore.io.weights_card import WeightsError, list_cards
 
     folder = weights_dir or default_weights_dir()
     try:
         if not specs:
             specs = [str(card.path) for card in list_cards(folder)]
-        models = [Denoiser.from_pretrained(spec, weights_dir=folder, device="cpu") for spec in specs]
-    except WeightsError as error:
+        models = [Denoiser.from_pretrained(spec, weights_dir=folder, device="cpu", precision=precision)
+                  for precision in precisions for spec in specs]
+    except (WeightsError, RestoreError) as error:
         raise BenchmarkError(str(error)) from None
     if not models:
         notes.append(f"no trained model is registered in {folder}: only the classical methods are compared "
@@ -209,13 +213,18 @@ def model_method(model, per_frames: bool = False) -> Method:
     return run
 
 
+def method_label(model) -> str:
+    """The model's name, and its precision where that is not fp32."""
+    return model.name if model.precision == "fp32" else f"{model.name} ({model.precision})"
+
+
 def accepts_sigma(model, sigma: float) -> bool:
     low_high = model.card.sigma_range
     return low_high is None or low_high[0] <= sigma <= low_high[1]
 
 
 def image_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
-    methods = [(model.name, True, model_method(model), model) for model in models if model.kind == "image"]
+    methods = [(method_label(model), True, model_method(model), model) for model in models if model.kind == "image"]
     for name, fn in IMAGE_METHODS.items():
         try:
             check_available(name)
@@ -227,8 +236,8 @@ def image_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Metho
 
 
 def video_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
-    methods = [(model.name, True, model_method(model), model) for model in models if model.kind == "video"]
-    methods += [(f"{model.name} per frame", True, model_method(model, per_frames=True), model)
+    methods = [(method_label(model), True, model_method(model), model) for model in models if model.kind == "video"]
+    methods += [(f"{method_label(model)} per frame", True, model_method(model, per_frames=True), model)
                 for model in models if model.kind == "image"]
     methods.append(("OpenCV NLM multi-frame", False, opencv_nlm_multi, None))
     try:
@@ -446,6 +455,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--video-frames", type=int, default=None, help="frames per clip (quick 7, full 20)")
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (bm3d uses its own)")
+    parser.add_argument("--precision", default="fp32",
+                        help="comma-separated precisions of our models, one row each (fp32, bf16, auto)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -472,6 +483,9 @@ def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], 
         raise BenchmarkError("every σ must be in (0, 255]")
     if args.crop < 16 or args.threads < 1 or (args.video_frames is not None and args.video_frames < 1):
         raise BenchmarkError("--crop must be at least 16, --threads and --video-frames at least 1")
+    unknown = set(args.precision.split(",")) - {"auto", "fp32", "bf16"}
+    if unknown:
+        raise BenchmarkError(f"--precision: {', '.join(sorted(unknown))} unknown; choose from fp32, bf16, auto")
     frames = args.video_frames or (7 if quick else 20)
     size = (min(args.crop, 64), min(args.crop, 96)) if quick else (256, 384)
     return Settings(quick, args.crop, frames, size, args.seed), names, sigmas
@@ -487,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
-        models = load_models(args.model, args.weights_dir, notes)
+        models = load_models(args.model, args.weights_dir, notes, tuple(args.precision.split(",")))
         images = heldout_images(names, settings)
         methods = image_methods(models, notes)
         clips = [] if args.no_video else heldout_clips(settings, notes)

@@ -108,6 +108,7 @@ def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, caps
     (["--sigmas", "30,x"], "--sigmas must be numbers"),
     (["--sigmas", "0"], "every σ must be in (0, 255]"),
     (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+    (["--precision", "fp32,fp8"], "--precision: fp8 unknown"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, tmp_path, capsys):
     out = tmp_path / "quality"
@@ -133,3 +134,12 @@ def test_cbm3d_when_installed():
     out = classical_denoisers.cbm3d(noisy, 30)
     psnr = benchmark_quality.image_metrics
     assert out.dtype == np.uint8 and psnr(clean, out)[0] > psnr(clean, noisy)[0] + 3
+
+
+def test_each_precision_is_a_row_of_its_own(weights_dir, tmp_path, without_bm3d):
+    out = tmp_path / "quality"
+    code = benchmark_quality.main(["--out", str(out), "--weights-dir", str(weights_dir), "--images", "chelsea",
+                                   "--sigmas", "30", "--crop", "32", "--no-video", "--precision", "fp32,bf16"])
+    assert code == 0
+    by = {r["method"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert abs(by["tiny_image (bf16)"]["psnr"] - by["tiny_image"]["psnr"]) < 0.5  # the same model, rounded
