@@ -386,11 +386,20 @@ def plot_psnr_vs_time(rows: list[Row], sigma: float, title: str) -> np.ndarray:
         _text(canvas, f"{value:.0f}", (left - 35, y + 5))
     _text(canvas, "CPU seconds per megapixel (log scale)", (left + 150, height - 15))
     _text(canvas, "PSNR (dB)", (5, top - 10))
-    for row, t, p in zip(points, times, psnrs):
+    placed: list[tuple[int, int, int, int]] = []  # label boxes (x0, y0, x1, y1): none may overlap
+    for index in np.argsort(-psnrs):
+        row = points[index]
         color = (200, 40, 40) if row.ours else (40, 90, 200)
-        centre = (to_x(t), to_y(p))
+        centre = (to_x(times[index]), to_y(psnrs[index]))
         cv2.circle(canvas, centre, 6, color, -1, cv2.LINE_AA)
-        _text(canvas, row.method, (centre[0] + 9, centre[1] + 4), 0.45, color)
+        (text_w, text_h), _ = cv2.getTextSize(row.method, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        x, y = centre[0] + 9, centre[1] + 4
+        while any(x < b[2] and b[0] < x + text_w and y - text_h - 2 < b[3] and b[1] < y + 2 for b in placed):
+            y += text_h + 4
+        placed.append((x, y - text_h - 2, x + text_w, y + 2))
+        if y != centre[1] + 4:
+            cv2.line(canvas, (centre[0] + 6, centre[1]), (x - 2, y - text_h // 2), color, 1, cv2.LINE_AA)
+        _text(canvas, row.method, (x, y), 0.45, color)
     return canvas
 
 
