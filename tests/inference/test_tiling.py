@@ -1,4 +1,6 @@
 """Overlapping tiles: exact layout, identity round trip, and seamless blending."""
+import time
+
 import pytest
 import torch
 from skimage import data
@@ -103,9 +105,10 @@ def test_a_failing_tile_stops_the_workers_and_restores_the_thread_count() -> Non
         seen.append(torch.get_num_threads())
         if len(seen) == 2:
             raise RuntimeError("tile failed")
+        time.sleep(0.02)  # tiles take time, as real ones do: the ones not started yet get dropped
         return t
 
     with pytest.raises(RuntimeError, match="tile failed"):
         tiled_apply(fn, torch.zeros(1, 1, 200, 200), tile=16, overlap=4, workers=2)
-    assert set(seen) == {1} and len(seen) < len(tile_starts(200, 16, 4)) ** 2
+    assert set(seen) == {1} and len(seen) < len(tile_starts(200, 16, 4)) ** 2 // 4
     assert torch.get_num_threads() == threads
