@@ -14,7 +14,14 @@ from torch.utils import data
 from restore.errors import DatasetError
 from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
 from restore.data.noise import add_gaussian_noise, draw_sigma
-from restore.data.patch_ops import center_crop_box, crop, dihedral, random_crop_box, sample_dict
+from restore.data.patch_ops import (
+    center_crop_box,
+    crop,
+    crop_options,
+    dihedral,
+    random_crop_box,
+    sample_dict,
+)
 
 
 def skimage_images(names: list[str]) -> list[np.ndarray]:
@@ -53,9 +60,7 @@ class GaussianNoiseDataset(data.Dataset):
     def __init__(self, opt: dict):
         super().__init__()
         self.opt = opt
-        self.train = opt.get("phase", "train") == "train"
-        self.gt_size = opt.get("gt_size")
-        self.augment = bool(opt.get("augment", self.train))
+        self.train, self.gt_size, self.augment = crop_options(opt)
         self.sigma = opt["sigma"]
         draw_sigma(self.sigma, np.random.default_rng(0))  # validates the range now, not in a worker
         self.clip = bool(opt.get("clip", False))

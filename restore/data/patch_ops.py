@@ -48,3 +48,10 @@ def paired_patch(gt: np.ndarray, lq: np.ndarray, size: int | None, rng: random.R
 def sample_dict(gt: np.ndarray, lq: np.ndarray, gt_path: str, lq_path: str) -> dict:
     """The sample layout BasicSR models expect."""
     return {"lq": to_chw_tensor(lq), "gt": to_chw_tensor(gt), "lq_path": lq_path, "gt_path": gt_path}
+
+
+def crop_options(opt: dict) -> tuple[bool, int | None, bool]:
+    """``(train, gt_size, augment)`` from a dataset's BasicSR options: training crops are random
+    and augmented by default, validation crops centred (``gt_size: ~`` keeps whole images)."""
+    train = opt.get("phase", "train") == "train"
+    return train, opt.get("gt_size"), bool(opt.get("augment", train))

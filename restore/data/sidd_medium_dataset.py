@@ -11,7 +11,7 @@ from torch.utils import data
 
 from restore.errors import DatasetError
 from restore.data.image_files import image_size, read_rgb_float
-from restore.data.patch_ops import paired_patch, sample_dict
+from restore.data.patch_ops import crop_options, paired_patch, sample_dict
 from restore.data.sidd_layout import find_sidd_pairs
 
 
@@ -23,8 +23,7 @@ class SIDDMediumDataset(data.Dataset):
     def __init__(self, opt: dict):
         super().__init__()
         self.opt = opt
-        self.gt_size = opt.get("gt_size")
-        self.augment = bool(opt.get("augment", opt.get("phase", "train") == "train"))
+        _, self.gt_size, self.augment = crop_options(opt)
         self.repeats = int(opt.get("patches_per_image", 1))
         self.pairs = find_sidd_pairs(opt["dataroot"])
         for gt, noisy in self.pairs:

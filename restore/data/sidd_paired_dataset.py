@@ -9,7 +9,7 @@ import random
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
-from restore.data.patch_ops import center_crop_box, crop, paired_patch, sample_dict
+from restore.data.patch_ops import center_crop_box, crop, crop_options, paired_patch, sample_dict
 from restore.data.patch_stores import PairedPatchStore
 
 
@@ -21,9 +21,7 @@ class SIDDPairedDataset(data.Dataset):
     def __init__(self, opt: dict):
         super().__init__()
         self.opt = opt
-        self.train = opt.get("phase", "train") == "train"
-        self.gt_size = opt.get("gt_size")
-        self.augment = bool(opt.get("augment", self.train))
+        self.train, self.gt_size, self.augment = crop_options(opt)
         self.store = PairedPatchStore(opt["dataroot_gt"], opt["dataroot_lq"], min_side=self.gt_size or 0,
                                       check_sizes=opt.get("check_sizes", True))
 
