@@ -28,3 +28,17 @@ def to_nchw(x: torch.Tensor) -> torch.Tensor:
 def to_nhwc(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, H, W, C); a view when ``x`` is channels-last."""
     return x.permute(0, 2, 3, 1)
+
+
+def channels_to_last(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, ...) -> (B, ..., C) for any rank; a view when ``x`` is channels-last.
+
+    An explicit permutation, unlike ``movedim(1, -1)``, which ONNX export writes with a
+    negative axis that onnxruntime refuses.
+    """
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
+def channels_to_first(x: torch.Tensor) -> torch.Tensor:
+    """(B, ..., C) -> (B, C, ...) for any rank: the inverse of ``channels_to_last``."""
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))

@@ -31,7 +31,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from einops import rearrange
 from torch import nn
 
-from restore.archs.fused_ops import conv_leaky_relu
+from restore.archs.fused_ops import conv_leaky_relu, fused_kernels
 from restore.archs.padding import pad_to_multiple
 from restore.archs.video_uniformer_blocks import GlobalBlock, LocalBlock, pointwise
 from restore.archs.weight_init import init_transformer_weights
@@ -149,9 +149,9 @@ class UniformerVideo(nn.Module):
         # channels-last all the way: per-token norms, 1x1x1 convs (linears) and token
         # reshapes become views, and oneDNN/cuDNN 3-D convolutions run faster
         conv, act = self.input_proj
-        feats = conv_leaky_relu(conv, feats.contiguous(memory_format=torch.channels_last_3d),
-                                act.negative_slope)
-        feats = feats.contiguous(memory_format=torch.channels_last_3d)
+        layout = torch.channels_last_3d if fused_kernels() else torch.contiguous_format  # ONNX has no layouts
+        feats = conv_leaky_relu(conv, feats.contiguous(memory_format=layout), act.negative_slope)
+        feats = feats.contiguous(memory_format=layout)
         skips, saved = [], []
         for blocks, down in zip(self.encoders, self.downs):
             feats, kept = self._run_level(blocks, feats)

@@ -30,7 +30,7 @@ from torch import nn
 
 from restore.archs.attention_ops import apply_attention, attention_keeping_matrix
 from restore.archs.fused_ops import fused_kernels, linear, linear_gelu
-from restore.archs.layers import DropPath
+from restore.archs.layers import DropPath, channels_to_first, channels_to_last
 
 Tensor = torch.Tensor
 
@@ -43,7 +43,7 @@ class ChannelLayerNorm3d(nn.Module):
         self.norm = nn.LayerNorm(channels, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.movedim(1, -1)).movedim(-1, 1)
+        return channels_to_first(self.norm(channels_to_last(x)))
 
 
 def depthwise_conv3d(channels: int, kernel: int) -> nn.Conv3d:
@@ -52,7 +52,7 @@ def depthwise_conv3d(channels: int, kernel: int) -> nn.Conv3d:
 
 def pointwise(conv: nn.Conv3d, x: Tensor) -> Tensor:
     """A 1x1x1 convolution of ``(B, C, T, H, W)`` features, as a linear over channels."""
-    return linear(x.movedim(1, -1), conv.weight.flatten(1), conv.bias).movedim(-1, 1)
+    return channels_to_first(linear(channels_to_last(x), conv.weight.flatten(1), conv.bias))
 
 
 class ConvMlp(nn.Module):
@@ -65,8 +65,8 @@ class ConvMlp(nn.Module):
         self.fc2 = nn.Conv3d(hidden, channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        hidden = linear_gelu(x.movedim(1, -1), self.fc1.weight.flatten(1), self.fc1.bias)
-        return linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias).movedim(-1, 1)
+        hidden = linear_gelu(channels_to_last(x), self.fc1.weight.flatten(1), self.fc1.bias)
+        return channels_to_first(linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias))
 
 
 class TokenMlp(nn.Module):

@@ -103,3 +103,14 @@ def test_exporting_without_onnxruntime_says_how_to_install(tiny, tmp_path, monke
 
     assert export(["--model", str(tiny), "--output", str(tmp_path / "x.onnx")]) == 2
     assert "pip install -r requirements-onnx.txt" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_published_video_model_exports_and_matches_torch(tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="pip install -r requirements-onnx.txt")
+    from restore.export import main as export
+
+    path = tmp_path / "video.onnx"
+    assert export(["--model", "uniformer_skipat_gauss", "--output", str(path), "--size", "64", "--frames", "3"]) == 0
+    difference = float(capsys.readouterr().out.split("max |onnx - torch| = ")[1].split()[0])
+    assert difference < 1e-4
