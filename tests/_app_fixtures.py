@@ -1,12 +1,21 @@
-"""A free loopback port and a small H.264 clip with an AAC tone, for the app and video tests."""
+"""A free loopback port, the app started on one, and a small H.264 clip with an AAC tone,
+for the app and video tests."""
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import httpx
 import numpy as np
+import pytest
 from skimage import data
 
 
@@ -14,6 +23,37 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(options: list[str], work: Path, env: dict | None = None
+                ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``app.py`` with ``options`` on a free loopback port, its log in ``work/app.log``:
+    yields (url, process) once the page answers, and stops it afterwards."""
+    port = free_port()
+    repo = Path(__file__).resolve().parents[1]
+    with open(work / "app.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(repo / "app.py"), "--port", str(port), "--work-dir", str(work), *options],
+            cwd=repo, stdout=log, stderr=subprocess.STDOUT,
+            env={**(env or os.environ), "GRADIO_ANALYTICS_ENABLED": "False"})
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"app did not start:\n{(work / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        try:
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def make_clip(path: Path, frames: int, fps: int = 10, size: tuple[int, int] = (64, 48)) -> Path:

@@ -54,7 +54,8 @@ def test_the_package_root_holds_only_the_entry_points_and_the_api():
 
 
 def test_the_tree_does_not_narrate_its_history():
-    done = subprocess.run(["git", "grep", "-niE", r"earlier session|this session|last session|issue [0-9]+|"
-                           r"\(issue [0-9]|weights issue|earlier runs?\b", "--", "*.py", "*.md", "*.yml", "*.yaml",
-                           "*.sh", "*.txt", ":(exclude)tests/test_layout.py"], cwd=REPO, capture_output=True, text=True)
+    # Bracketed letters keep this pattern from matching its own source line.
+    pattern = r"earlier s[e]ssion|this s[e]ssion|last s[e]ssion|[i]ssue [0-9]+|weights [i]ssue|earlier [r]uns?\b"
+    done = subprocess.run(["git", "grep", "-niE", pattern, "--", "*.py", "*.md", "*.yml", "*.yaml", "*.sh", "*.txt"],
+                          cwd=REPO, capture_output=True, text=True)
     assert done.stdout == "", done.stdout[:2000]

@@ -25,7 +25,7 @@ from skimage import data
 
 from restore.io.image import write_image
 
-from _app_fixtures import free_port, make_clip
+from _app_fixtures import make_clip, running_app
 from _denoiser_fixtures import TINY_VIDEO, publish, publish_local, publish_uformer_pair
 
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
@@ -245,30 +245,12 @@ def resident_peak_mb(pid: int) -> float:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, weights):
     work = tmp_path_factory.mktemp("work")
-    port = free_port()
-    log = open(work / "app.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--weights-dir", str(weights), "--work-dir", str(work),
-         "--max-image-mp", "16", "--max-upload-mb", "2", "--queue-size", "1", "--concurrency", "1"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**ENV, "GRADIO_ANALYTICS_ENABLED": "False"})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"app did not start:\n{(work / 'app.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    from gradio_client import Client
+    options = ["--weights-dir", str(weights), "--max-image-mp", "16", "--max-upload-mb", "2", "--queue-size", "1",
+               "--concurrency", "1"]
+    with running_app(options, work, env=ENV) as (url, process):
+        from gradio_client import Client
 
-    yield url, Client(url, verbose=False), process, work
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+        yield url, Client(url, verbose=False), process, work
 
 
 def predict_image(client, path: Path):

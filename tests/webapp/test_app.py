@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import av
@@ -17,7 +14,7 @@ from skimage import data
 
 from restore.io.image import read_image, write_image
 
-from _app_fixtures import free_port, make_clip
+from _app_fixtures import make_clip, running_app
 from _denoiser_fixtures import publish_local, publish_uformer_pair, publish_video
 
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
@@ -35,29 +32,10 @@ def app_url(tmp_path_factory):
     publish_local(weights, name="tiny_local_real", noise={"type": "real", "dataset": "SIDD"})
     publish_video(weights)
     work = tmp_path_factory.mktemp("work")
-    port = free_port()
-    log = open(work / "app.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), "--port", str(port), "--weights-dir", str(weights),
-         "--work-dir", str(work), "--device", "cpu", "--max-image-mp", str(MAX_IMAGE_MP),
-         "--max-video-seconds", str(MAX_VIDEO_SECONDS), "--video-tile", "64"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"app did not start:\n{(work / 'app.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    options = ["--weights-dir", str(weights), "--device", "cpu", "--max-image-mp", str(MAX_IMAGE_MP),
+               "--max-video-seconds", str(MAX_VIDEO_SECONDS), "--video-tile", "64"]
+    with running_app(options, work) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
