@@ -161,7 +161,11 @@ class Denoiser:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.dtype = resolve_precision(precision, self.device)
-        self.net = net.eval().to(device=self.device, dtype=self.dtype)
+        # Reduced precision on CPU and CUDA runs under autocast: the matmuls and convolutions in
+        # bf16/fp16, the weights and everything else in float32, so the residual streams that
+        # carry the image keep full precision. Elsewhere (MPS) the weights are cast.
+        self.autocast = self.dtype != torch.float32 and self.device.type in ("cpu", "cuda")
+        self.net = net.eval().to(device=self.device, dtype=torch.float32 if self.autocast else self.dtype)
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
 
@@ -270,12 +274,10 @@ class Denoiser:
         accumulators on CPU while the network runs on the GPU.
         """
         sigma = self.check_sigma(sigma)
-        # Reduced precision: the weights are stored in bf16/fp16 and the matmuls and convolutions
-        # run in it, but the input stays float32 under autocast, so the residual connection that
-        # adds it back keeps full precision (bf16 rounds [0, 1] to about one 8-bit level near 1).
-        reduced = self.dtype != torch.float32
-        autocast = reduced and self.device.type in ("cpu", "cuda")
-        input_dtype = self.dtype if reduced and not autocast else torch.float32
+        # Under autocast the input stays float32, so the residual connection that adds it back
+        # keeps full precision (bf16 rounds [0, 1] to about one 8-bit level near 1).
+        autocast = self.autocast
+        input_dtype = self.dtype if self.dtype != torch.float32 and not autocast else torch.float32
 
         @torch.inference_mode()
         def run(x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from restore.archs.layers import full_precision
 from restore.archs.padding import pad_to_multiple
 from restore.archs.weight_init import init_transformer_weights
 from restore.archs.uformer_layers import (Downsample, InputProj,
@@ -170,7 +171,7 @@ class Uformer(nn.Module):
         self.check_input(x)
         height, width = x.shape[-2:]
         x = pad_to_multiple(x, self.pad_multiple)
-        y = self.output_proj(self.features(self.pos_drop(self.input_proj(x))))
+        y = self.output_proj(self.features(self.pos_drop(full_precision(self.input_proj, x, self.input_proj.proj[0].weight.dtype))))
         out = x + y if self.dd_in == 3 else y
         return out[..., :height, :width]
 

@@ -32,6 +32,7 @@ from einops import rearrange
 from torch import nn
 
 from restore.archs.fused_ops import conv_leaky_relu, fused_kernels
+from restore.archs.layers import full_precision
 from restore.archs.padding import pad_to_multiple
 from restore.archs.video_uniformer_blocks import GlobalBlock, LocalBlock, pointwise
 from restore.archs.weight_init import init_transformer_weights
@@ -150,7 +151,8 @@ class UniformerVideo(nn.Module):
         # reshapes become views, and oneDNN/cuDNN 3-D convolutions run faster
         conv, act = self.input_proj
         layout = torch.channels_last_3d if fused_kernels() else torch.contiguous_format  # ONNX has no layouts
-        feats = conv_leaky_relu(conv, feats.contiguous(memory_format=layout), act.negative_slope)
+        feats = full_precision(lambda grid: conv_leaky_relu(conv, grid.contiguous(memory_format=layout), act.negative_slope),
+                               feats, conv.weight.dtype)
         feats = feats.contiguous(memory_format=layout)
         skips, saved = [], []
         for blocks, down in zip(self.encoders, self.downs):

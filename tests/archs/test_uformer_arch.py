@@ -183,3 +183,17 @@ def test_training_after_inference_in_the_same_process():
         model(x)
     model(x).mean().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_input_projection_stays_float32_under_bf16_autocast():
+    """The full-resolution stream starts in float32, so bf16 autocast keeps the fine detail."""
+    model = Uformer(embed_dim=8, depths=[1] * 9, img_size=64, modulator=True).eval()
+    seen = []
+    model.input_proj.register_forward_hook(lambda module, inputs, out: seen.append(out.dtype))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert seen == [torch.float32, torch.float32] and low.dtype == torch.float32
+    assert (low - ref).abs().mean() < 2e-2

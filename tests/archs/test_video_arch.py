@@ -110,3 +110,17 @@ def test_default_size_flops_match_paper_table6() -> None:
     skip = gmacs_per_frame(UniformerVideoSkipAt, frames=7, size=256)
     assert 90 < base < 97, base  # paper: 93.2
     assert 0.80 < skip / base < 0.86, (base, skip)  # paper: 77.1 / 93.2 = 0.827
+
+
+def test_input_projection_stays_float32_under_bf16_autocast() -> None:
+    """The first encoder level reads a float32 stream, so bf16 autocast keeps the fine detail."""
+    net = UniformerVideoSkipAt(noise_map=True, **TINY).eval()
+    seen = []
+    net.encoders[0][0].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].dtype))
+    x = torch.rand(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        ref = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = net(x)
+    assert seen == [torch.float32, torch.float32]
+    assert (low.float() - ref).abs().mean() < 2e-2
