@@ -156,9 +156,13 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
     return rows
 
 
-def precision_psnr(precisions: list[str], device: str, sigma: float = 30, size: int = 256) -> list[dict]:
+PRECISION_SIGMAS = (15, 30, 50)
+
+
+def precision_psnr(precisions: list[str], device: str, sigmas: tuple[float, ...] = PRECISION_SIGMAS,
+                   size: int = 256, names: tuple[str, ...] | None = None) -> list[dict]:
     """PSNR of each published image model on the held-out photos (centre crops, seeded σ noise,
-    quantised), in fp32 and in each other precision: what the faster precision costs."""
+    quantised) at each σ, in fp32 and in each other precision: what the faster precision costs."""
     import numpy as np
 
     from restore.api import Denoiser, default_weights_dir
@@ -166,18 +170,22 @@ def precision_psnr(precisions: list[str], device: str, sigma: float = 30, size: 
     from restore.data.photos import EVAL_PHOTOS, load_rgb
     from restore.io.weights_card import list_cards
 
-    photos = [centre_crop(load_rgb(name), size, size) for name in EVAL_PHOTOS]
-    noisy = [add_noise_uint8(clean, sigma, [0, int(sigma * 100), i]) for i, clean in enumerate(photos)]
+    photos = [centre_crop(load_rgb(name), size, size) for name in names or EVAL_PHOTOS]
+    noisy = {sigma: [add_noise_uint8(clean, sigma, [0, int(sigma * 100), i]) for i, clean in enumerate(photos)]
+             for sigma in sigmas}
     rows = []
     for card in list_cards(default_weights_dir()):
-        if card.kind != "image":
+        if card.kind != "image" or not card.is_gaussian:
             continue
         scores = {}
         for precision in ["fp32", *[p for p in precisions if p != "fp32"]]:
             den = Denoiser.from_pretrained(card.path, device=device, precision=precision)
-            scores[precision] = float(np.mean([image_metrics(den(image), clean)[0]
-                                               for image, clean in zip(noisy, photos)]))
-        rows += [dict(model=card.name, precision=p, psnr=v, change=v - scores["fp32"]) for p, v in scores.items()]
+            scores[precision] = {sigma: float(np.mean([image_metrics(den(image, sigma=sigma), clean)[0]
+                                                       for image, clean in zip(noisy[sigma], photos)]))
+                                 for sigma in sigmas}
+        rows += [dict(model=card.name, precision=p, psnr=v,
+                      change={sigma: v[sigma] - scores["fp32"][sigma] for sigma in sigmas})
+                 for p, v in scores.items()]
     return rows
 
 
@@ -196,10 +204,14 @@ def markdown(rows: list[dict], size: int, device: str, threads: int) -> str:
     return head + "\n".join(lines) + notes
 
 
-def precision_markdown(rows: list[dict], sigma: float = 30) -> str:
-    lines = [f"| {r['model']} | {r['precision']} | {r['psnr']:.3f} | {r['change']:+.3f} |" for r in rows]
-    return (f"\nPublished weights on the 11 held-out photos (256² centre crops, σ={sigma:g}, quantised):\n\n"
-            "| model | precision | PSNR dB | change vs fp32 |\n|---|---|---:|---:|\n" + "\n".join(lines))
+def precision_markdown(rows: list[dict], size: int = 256) -> str:
+    sigmas = list(rows[0]["psnr"]) if rows else []
+    lines = [f"| {r['model']} | {r['precision']} | "
+             + " | ".join(f"{r['psnr'][s]:.3f} ({r['change'][s]:+.3f})" for s in sigmas) + " |" for r in rows]
+    return (f"\nPublished weights on the held-out photos ({size}² centre crops, seeded noise, quantised): "
+            "PSNR dB (change vs fp32)\n\n"
+            "| model | precision | " + " | ".join(f"σ={s:g}" for s in sigmas) + " |\n"
+            "|---|---|" + "---:|" * len(sigmas) + "\n" + "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

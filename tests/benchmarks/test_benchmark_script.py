@@ -17,3 +17,17 @@ def test_benchmark_refuses_unknown_size_and_precision(capsys):
     assert "unknown model size" in capsys.readouterr().err
     assert benchmark.main(["--models", "T", "--precision", "fp8"]) == 2
     assert "--precision takes fp32, bf16 and fp16" in capsys.readouterr().err
+
+
+def test_precision_table_has_the_psnr_change_at_each_sigma():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bf16 is emulated (and warned about) on CPUs without it
+        rows = benchmark.precision_psnr(["bf16"], "cpu", sigmas=(15, 30), size=64, names=("chelsea",))
+    assert {row["model"] for row in rows} == {"uformer_t_gauss", "uformer_t_skipat_gauss"}
+    for row in rows:
+        assert set(row["psnr"]) == {15, 30} and row["psnr"][15] > row["psnr"][30] > 20
+        assert abs(row["change"][15]) < 0.2 and (row["change"][30] == 0) == (row["precision"] == "fp32")
+    table = benchmark.precision_markdown(rows, size=64)
+    assert "| model | precision | σ=15 | σ=30 |" in table and "| uformer_t_skipat_gauss | bf16 |" in table
