@@ -36,7 +36,7 @@ from restore.inference.defaults import (
     DEFAULT_VIDEO_TILE_OVERLAP,
 )
 from restore.inference.pixels import merge_image, split_image
-from restore.inference.precision import precision_name, resolve_device, resolve_precision
+from restore.inference.precision import precision_name, resolve_device, resolve_precision, uses_autocast
 from restore.io.checkpoints import read_state_dict, save_safetensors
 from restore.io.weights_card import (
     CARD_FORMAT,
@@ -161,10 +161,7 @@ class Denoiser:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.dtype = resolve_precision(precision, self.device)
-        # Reduced precision on CPU and CUDA runs under autocast: the matmuls and convolutions in
-        # bf16/fp16, the weights and everything else in float32, so the residual streams that
-        # carry the image keep full precision. Elsewhere (MPS) the weights are cast.
-        self.autocast = self.dtype != torch.float32 and self.device.type in ("cpu", "cuda")
+        self.autocast = uses_autocast(self.dtype, self.device)
         self.net = net.eval().to(device=self.device, dtype=torch.float32 if self.autocast else self.dtype)
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)

@@ -108,7 +108,7 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
         official_dir: str | None, precisions: list[str] = ("fp32",), onnx: bool = False) -> list[dict]:
     import tempfile
 
-    from restore.inference.precision import resolve_precision
+    from restore.inference.precision import resolve_precision, uses_autocast
 
     torch.set_num_threads(threads)
     dev = torch.device(device)
@@ -127,11 +127,16 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
             for kind, net in nets.items():
                 for precision in precisions:
                     dtype = resolve_precision(precision, dev)
+                    autocast = uses_autocast(dtype, dev)  # as the Denoiser runs it
                     copy = build(kind, preset, official_dir) if len(precisions) > 1 else net
                     copy.load_state_dict(net.state_dict())
-                    copy.to(device=dev, dtype=dtype)
-                    x = x_cpu.to(device=dev, dtype=dtype)
-                    variants[(kind, precision)] = lambda n=copy, x=x: n(x)
+                    copy.to(device=dev, dtype=torch.float32 if autocast else dtype)
+                    x = x_cpu.to(device=dev, dtype=torch.float32 if autocast else dtype)
+
+                    def call(n=copy, x=x, dtype=dtype, autocast=autocast):
+                        with torch.autocast(dev.type, dtype=dtype, enabled=autocast):
+                            return n(x)
+                    variants[(kind, precision)] = call
                 if onnx and kind != "official":
                     runner = onnx_runner(net, size, Path(folder))
                     variants[(kind, "onnxruntime")] = lambda r=runner: r(x_cpu)

@@ -74,5 +74,12 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return DTYPES[precision]
 
 
+def uses_autocast(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether a reduced ``dtype`` runs under autocast on ``device`` (CPU, CUDA): the weights and
+    the residual streams stay float32, matmuls and convolutions run in ``dtype``. Elsewhere
+    (MPS) the weights themselves are cast."""
+    return dtype != torch.float32 and device.type in ("cpu", "cuda")
+
+
 def precision_name(dtype: torch.dtype) -> str:
     return next(name for name, value in DTYPES.items() if value == dtype)
