@@ -36,7 +36,8 @@ from restore.inference.defaults import (
     DEFAULT_VIDEO_TILE_OVERLAP,
 )
 from restore.inference.pixels import merge_image, split_image
-from restore.inference.precision import precision_name, resolve_device, resolve_precision, uses_autocast
+from restore.inference.precision import (precision_name, resolve_device, resolve_precision, uses_autocast,
+                                         weights_dtype)
 from restore.io.checkpoints import read_state_dict, save_safetensors
 from restore.io.weights_card import (
     CARD_FORMAT,
@@ -162,7 +163,7 @@ class Denoiser:
         self.tile_overlap = tile_overlap
         self.dtype = resolve_precision(precision, self.device)
         self.autocast = uses_autocast(self.dtype, self.device)
-        self.net = net.eval().to(device=self.device, dtype=torch.float32 if self.autocast else self.dtype)
+        self.net = net.eval().to(device=self.device, dtype=weights_dtype(self.dtype, self.device))
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
 
@@ -273,8 +274,7 @@ class Denoiser:
         sigma = self.check_sigma(sigma)
         # Under autocast the input stays float32, so the residual connection that adds it back
         # keeps full precision (bf16 rounds [0, 1] to about one 8-bit level near 1).
-        autocast = self.autocast
-        input_dtype = self.dtype if self.dtype != torch.float32 and not autocast else torch.float32
+        input_dtype = weights_dtype(self.dtype, self.device)
 
         @torch.inference_mode()
         def run(x: torch.Tensor) -> torch.Tensor:
@@ -283,7 +283,7 @@ class Denoiser:
             if self.card.noise_map_input:
                 level = x.new_full((*x.shape[:-3], 1, *x.shape[-2:]), sigma / 255.0)
                 x = torch.cat([x, level], dim=-3)
-            with torch.autocast(self.device.type, dtype=self.dtype, enabled=autocast):
+            with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast):
                 out = self.net(x)
             return out.float().clamp_(0, 1).to(device=home)
 

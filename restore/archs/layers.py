@@ -47,7 +47,6 @@ def channels_to_first(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
 
 
-
 def full_precision(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``fn(x)`` with autocast off and ``x`` in ``dtype`` (that of ``fn``'s weights).
 

@@ -171,7 +171,8 @@ class Uformer(nn.Module):
         self.check_input(x)
         height, width = x.shape[-2:]
         x = pad_to_multiple(x, self.pad_multiple)
-        y = self.output_proj(self.features(self.pos_drop(full_precision(self.input_proj, x, self.input_proj.proj[0].weight.dtype))))
+        start = full_precision(self.input_proj, x, self.input_proj.proj[0].weight.dtype)
+        y = self.output_proj(self.features(self.pos_drop(start)))
         out = x + y if self.dd_in == 3 else y
         return out[..., :height, :width]
 

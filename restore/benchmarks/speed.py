@@ -108,7 +108,7 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
         official_dir: str | None, precisions: list[str] = ("fp32",), onnx: bool = False) -> list[dict]:
     import tempfile
 
-    from restore.inference.precision import resolve_precision, uses_autocast
+    from restore.inference.precision import resolve_precision, uses_autocast, weights_dtype
 
     torch.set_num_threads(threads)
     dev = torch.device(device)
@@ -130,8 +130,8 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
                     autocast = uses_autocast(dtype, dev)  # as the Denoiser runs it
                     copy = build(kind, preset, official_dir) if len(precisions) > 1 else net
                     copy.load_state_dict(net.state_dict())
-                    copy.to(device=dev, dtype=torch.float32 if autocast else dtype)
-                    x = x_cpu.to(device=dev, dtype=torch.float32 if autocast else dtype)
+                    copy.to(device=dev, dtype=weights_dtype(dtype, dev))
+                    x = x_cpu.to(device=dev, dtype=weights_dtype(dtype, dev))
 
                     def call(n=copy, x=x, dtype=dtype, autocast=autocast):
                         with torch.autocast(dev.type, dtype=dtype, enabled=autocast):

@@ -81,5 +81,10 @@ def uses_autocast(dtype: torch.dtype, device: torch.device) -> bool:
     return dtype != torch.float32 and device.type in ("cpu", "cuda")
 
 
+def weights_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype a network's weights (and its input) are held in to run in ``dtype``."""
+    return torch.float32 if uses_autocast(dtype, device) else dtype
+
+
 def precision_name(dtype: torch.dtype) -> str:
     return next(name for name, value in DTYPES.items() if value == dtype)
