@@ -108,7 +108,9 @@ class GlobalAttention(nn.Module):
 
     ``forward`` runs ``scaled_dot_product_attention`` (an explicit softmax inside
     ``fused_ops.plain_kernels()``); ``forward_keeping_matrix`` also returns ``A``
-    of shape ``(B, heads, N, N)``, so that a SkipAt decoder block can reuse it.
+    of shape ``(B, heads, N, N)``, so that a SkipAt decoder block can reuse it. At
+    inference that A lives in this block's workspace buffer (``attention_ops``): it
+    is valid until the block's next call on the same thread.
     """
 
     def __init__(self, channels: int, num_heads: int, qkv_bias: bool = True) -> None:
@@ -137,7 +139,7 @@ class GlobalAttention(nn.Module):
         return self._merge(out)
 
     def forward_keeping_matrix(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        out, attention = attention_keeping_matrix(*self._heads(x), self.scale)
+        out, attention = attention_keeping_matrix(*self._heads(x), self.scale, owner=self)
         return self._merge(out), attention
 
 
