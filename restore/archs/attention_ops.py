@@ -4,7 +4,8 @@ A SkipAt decoder block reuses the attention matrix of its encoder partner, so th
 encoder must materialise A, of shape (B, heads, N, N): 103 MB in float32 for 8
 heads over the 1792 tokens of a 7 x 128 x 128 video tile at H/8. At inference on
 one CPU thread the encoder works through the query rows of each head in chunks of
-about ``CHUNK_BYTES`` of logits, which stay in a core's L2 cache: for each chunk
+about ``CHUNK_BYTES`` of logits, which stay in a core's L2 cache (1 MiB ran 6% faster
+than 512 KiB and alike with 2 MiB on a 7 x 128^2 tile, AMD EPYC): for each chunk
 it computes the logits, soft-maxes them in place and writes them into A. With
 several threads, and on GPUs, many small ops cost more in synchronisation than
 they save, so A is computed whole and soft-maxed in place.
@@ -32,7 +33,7 @@ import torch
 
 from restore.archs.fused_ops import fused_kernels
 
-CHUNK_BYTES = 512 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 class MatrixWorkspace:
