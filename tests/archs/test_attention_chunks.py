@@ -56,8 +56,12 @@ def test_workspace_buffer_is_reused_per_owner_and_thread(qkv, threads):
         second_out, second = attention_keeping_matrix(*qkv, 0.35, owner=owner)
         theirs = attention_keeping_matrix(*qkv, 0.35, owner=other)[1]
         elsewhere = []
-        worker = threading.Thread(
-            target=lambda: elsewhere.append(attention_keeping_matrix(*qkv, 0.35, owner=owner)[1].data_ptr()))
+
+        def other_thread():
+            with torch.no_grad():  # grad mode is per thread
+                elsewhere.append(attention_keeping_matrix(*qkv, 0.35, owner=owner)[1].data_ptr())
+
+        worker = threading.Thread(target=other_thread)
         worker.start()
         worker.join()
         smaller = attention_keeping_matrix(*[t[:, :, :20] for t in qkv], 0.35, owner=owner)[1]

@@ -1,4 +1,6 @@
 """UniFormer video denoiser: shapes, SkipAt reuse of the encoder's attention, FLOPs."""
+import threading
+
 import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -94,6 +96,32 @@ def test_inference_kernels_and_plain_ops_agree(cls, threads) -> None:
         with plain_kernels():
             plain = net(x)
     torch.testing.assert_close(fused, plain, rtol=0, atol=1e-4 if cls is UniformerVideoSkipAt else 1e-5)
+
+
+def test_skipat_reusing_its_workspace_gives_the_same_result(threads) -> None:
+    """The encoders' A buffers outlive a forward: a later tile, and tiles run side by side
+    in two Python threads (as ``tiled_apply`` runs them), must not see each other's A."""
+    torch.manual_seed(0)
+    net = UniformerVideoSkipAt(noise_map=True, **TINY).eval()
+    clips = [torch.rand(1, 3, 4, 32, 32) for _ in range(4)]
+    with torch.no_grad():
+        alone = [net(clip) for clip in clips]
+        again = net(clips[0])
+        side_by_side = [None] * len(clips)
+
+        def run(index: int) -> None:
+            with torch.no_grad():
+                for _ in range(3):
+                    side_by_side[index] = net(clips[index])
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(len(clips))]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    torch.testing.assert_close(again, alone[0], rtol=0, atol=0)
+    for ours, expected in zip(side_by_side, alone):
+        torch.testing.assert_close(ours, expected, rtol=0, atol=0)
 
 
 def test_skipat_gradients_reach_encoder_queries_through_reused_attention() -> None:
