@@ -9,6 +9,7 @@ We report GMACs (= counted FLOPs / 2), the convention of the paper's Table 6.
     python -m restore.benchmarks.video            # FLOPs + CPU fps of the paper-sized and the published layouts
     python -m restore.benchmarks.video --json out.json
     python -m restore.benchmarks.video --stream-memory clip.mp4   # peak RSS of the streaming path
+    python -m restore.benchmarks.video --profile  # where one 7x128x128 tile's time goes, per op
 """
 from __future__ import annotations
 
@@ -96,6 +97,58 @@ def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames:
     return results
 
 
+def profile_tile(archs: dict[str, type], config: dict | None = None, frames: int = 7,
+                 tile: int = 128, rounds: int = 3, top: int = 8) -> dict[str, Any]:
+    """Where one tile's time goes, as ``cpu_fps`` runs a tile: one thread, inference mode.
+
+    The models take turns for ``rounds`` rounds (after one warm-up call each, which
+    allocates the SkipAt workspace), and each is profiled on its fastest round. Per model:
+    the whole call and its ``top`` operators by self CPU time, in milliseconds.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        nets = {name: arch(**(config or {})).eval() for name, arch in archs.items()}
+        clip = torch.rand(1, frames, next(iter(nets.values())).in_chans, tile, tile)
+        runs: dict[str, list[tuple[float, Any]]] = {name: [] for name in nets}
+        with torch.inference_mode():
+            for net in nets.values():
+                net(clip)
+            for _ in range(rounds):
+                for name, net in nets.items():
+                    with profile(activities=[ProfilerActivity.CPU]) as prof:
+                        start = time.perf_counter()
+                        net(clip)
+                        seconds = time.perf_counter() - start
+                    runs[name].append((seconds, prof))
+    finally:
+        torch.set_num_threads(saved)
+    results: dict[str, Any] = {}
+    for name, timed in runs.items():
+        seconds, prof = min(timed, key=lambda run: run[0])
+        ops = sorted(prof.key_averages(), key=lambda event: event.self_cpu_time_total, reverse=True)
+        results[name] = {"ms": round(seconds * 1e3, 1),
+                         "ops": {op.key: {"ms": round(op.self_cpu_time_total / 1e3, 1), "calls": op.count}
+                                 for op in ops[:top]}}
+    return results
+
+
+def profile_markdown(profiles: dict[str, Any]) -> str:
+    """One table: each model's top operators, self CPU ms and calls."""
+    names = list(profiles)
+    keys = list(dict.fromkeys(key for name in names for key in profiles[name]["ops"]))
+    lines = ["| operator | " + " | ".join(f"{name} ms (calls)" for name in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for key in keys:
+        cells = [f"{profiles[n]['ops'][key]['ms']} ({profiles[n]['ops'][key]['calls']})"
+                 if key in profiles[n]["ops"] else "–" for n in names]
+        lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
+    lines.append("| **whole tile** | " + " | ".join(f"**{profiles[n]['ms']}**" for n in names) + " |")
+    return "\n".join(lines)
+
+
 def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dict[str, float]:
     """Peak RSS of decode -> tiled streaming -> encode with audio, with an identity network.
 
@@ -137,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds per model")
     parser.add_argument("--no-fps", action="store_true", help="only count FLOPs")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile one 7x128x128 tile of the published pair on one thread")
     parser.add_argument("--stream-memory", metavar="VIDEO",
                         help="only measure the peak memory of streaming VIDEO through the tiled path")
     args = parser.parse_args(argv)
@@ -146,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     from restore.benchmarks.common import cpu_name
 
     published = published_config()
+    if args.profile:
+        print(f"CPU: {cpu_name()}, 1 thread, one {args.frames}x128x128 tile of the "
+              f"{'published' if published is not None else 'paper-sized'} layout")
+        print(profile_markdown(profile_tile({"uniformer": UniformerVideo, "skipat": UniformerVideoSkipAt},
+                                            published, frames=args.frames, rounds=args.rounds)))
+        return 0
     layouts = {"paper-sized": {}, **({"published": published} if published is not None else {})}
     results: dict[str, Any] = {"cpu": cpu_name()}
     for layout, config in layouts.items():
