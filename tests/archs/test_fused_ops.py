@@ -24,8 +24,8 @@ def test_plain_kernels_switch_is_scoped():
 @pytest.mark.parametrize("kernel", [3, 5, 7])
 @pytest.mark.parametrize("band_bytes", [1, 1000, 2 ** 40])
 def test_conv_mlp_equals_plain_ops(monkeypatch, threads, kernel, band_bytes):
-    """On one thread, bands of 1 row up to the whole grid, with halos cut short by the
-    border on either side; on two, the whole grid."""
+    """Bands of 1 row up to the whole grid, with halos cut short by the border on either
+    side, on one thread and on two."""
     monkeypatch.setattr(fused_ops, "BAND_BYTES", band_bytes)
     torch.manual_seed(kernel)
     fc1, fc2 = nn.Linear(6, 12), nn.Linear(12, 6)

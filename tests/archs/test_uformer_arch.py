@@ -135,8 +135,8 @@ def test_unknown_keyword_and_preset_are_refused():
 
 
 def test_fused_kernels_and_plain_ops_agree(monkeypatch, threads):
-    """Fused attention, oneDNN kernels and (on one thread) feed-forwards in bands of a few
-    rows against plain ops."""
+    """Fused attention, oneDNN kernels and feed-forwards in bands of a few rows against
+    plain ops."""
     monkeypatch.setattr(fused_ops, "BAND_BYTES", 100_000)
     model = Uformer(embed_dim=8, depths=[1, 2, 1, 1, 2, 1, 1, 2, 1], img_size=256,
                     modulator=True).eval()
