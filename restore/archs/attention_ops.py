@@ -31,7 +31,7 @@ import weakref
 
 import torch
 
-from restore.archs.fused_ops import fused_kernels
+from restore.archs.fused_ops import bf16_is_native, fused_kernels
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -66,7 +66,7 @@ WORKSPACE = MatrixWorkspace()
 def kept_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype the chunked path keeps A in: bfloat16 on CPUs with native bf16, else
     that of ``x``."""
-    if x.device.type == "cpu" and x.dtype == torch.float32 and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if x.device.type == "cpu" and x.dtype == torch.float32 and bf16_is_native(x.device):
         return torch.bfloat16
     return x.dtype
 

@@ -12,21 +12,10 @@ import warnings
 
 import torch
 
+from restore.archs.fused_ops import bf16_is_native
 from restore.errors import RestoreError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def bf16_is_native(device: torch.device) -> bool:
-    """Whether bfloat16 matmuls and convolutions run in hardware on ``device``."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):  # no such check in this build
-            return False
-    return True
 
 
 def mps_available() -> bool:

@@ -1,8 +1,9 @@
 """bf16 autocast for the training forward pass, used only where the hardware runs bf16.
 
-On CPUs with AVX2 but no AVX512 oneDNN emulates bfloat16: a Uformer-T + SkipAt AdamW step
-on 4 x 128^2 crops took 40 s on an AVX2 AMD EPYC against 3.7 s in float32 (one thread, best
-of 3), while an AVX512-BF16 CPU ran a Uformer-T step in 0.87 s against 1.36 s. So
+On CPUs without AVX512-BF16 or AMX oneDNN emulates bfloat16: a Uformer-T + SkipAt AdamW step
+on 4 x 128^2 crops took 40 s on an AVX2 AMD EPYC against 3.7 s in float32, and one on 8 crops
+8.6 s against 5.4 s on an AVX512 Xeon without bf16 (one thread, best of 3), while an
+AVX512-BF16 CPU ran a Uformer-T step in 0.87 s against 1.36 s. So
 ``train.autocast: bf16`` falls back to float32, with one warning, where bf16 would be slow.
 """
 import contextlib
@@ -19,7 +20,7 @@ MODES_OFF = (None, False, "none", "fp32")
 @functools.cache
 def _warn_emulated(device_type: str) -> None:
     get_root_logger().warning(f"train.autocast: bf16 asked for, but this {device_type} has no native bfloat16 "
-                              "(it would be emulated, about 10x slower); training in float32")
+                              "(it would be emulated, 1.6-10x slower); training in float32")
 
 
 def training_autocast(mode: str | bool | None, device: torch.device) -> contextlib.AbstractContextManager:

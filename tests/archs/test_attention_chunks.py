@@ -7,7 +7,7 @@ import torch
 from _thread_fixtures import threads  # noqa: F401  (a fixture)
 from restore.archs import attention_ops
 from restore.archs.attention_ops import apply_attention, attention_keeping_matrix, kept_dtype
-from restore.archs.fused_ops import plain_kernels
+from restore.archs.fused_ops import bf16_is_native, plain_kernels
 
 
 def reference(query, key, value, scale):
@@ -106,6 +106,6 @@ def test_reused_matrix_times_values(qkv):
 
 def test_matrix_kept_in_bf16_only_where_the_cpu_runs_it():
     x = torch.zeros(1)
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    native = bf16_is_native(torch.device("cpu"))
     assert kept_dtype(x) == (torch.bfloat16 if native else torch.float32)
     assert kept_dtype(x.double()) == torch.float64

@@ -60,3 +60,20 @@ def test_concat_sums_equals_cat_of_sums():
     leaf = a.clone().requires_grad_()
     concat_sums([(leaf, b), (c, d)]).sum().backward()  # under autograd: differentiable ops
     torch.testing.assert_close(leaf.grad, torch.ones_like(a))
+
+
+@pytest.mark.parametrize(("avx512_bf16", "amx", "native"), [(False, False, False), (True, False, True),
+                                                         (False, True, True)])
+def test_bf16_is_native_asks_for_the_instructions_not_onednns_emulation(monkeypatch, avx512_bf16, amx,
+                                                                       native):
+    """oneDNN says bf16 is supported on any AVX512 CPU, where it emulates it; native needs
+    AVX512-BF16 or AMX."""
+    monkeypatch.setattr(fused_ops.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    fused_ops._cpu_bf16_is_native.cache_clear()
+    try:
+        assert fused_ops.bf16_is_native(torch.device("cpu")) is native
+    finally:
+        fused_ops._cpu_bf16_is_native.cache_clear()
