@@ -173,9 +173,10 @@ def conv_mlp(x: torch.Tensor, fc1: nn.Linear, dwconv: nn.Conv2d, fc2: nn.Linear,
              ) -> torch.Tensor:
     """``residual + fc2(gelu(dwconv(gelu(fc1(norm(x))))))`` on a (B, H, W, C) grid.
 
-    With the oneDNN kernels and a conv that keeps the grid size, it runs in bands of rows (``BAND_BYTES``), each read with the rows of halo that the conv needs: the
-    wide hidden activations stay in cache instead of making full-size passes through
-    memory, and the result equals the whole-grid computation.
+    With the oneDNN kernels and a conv that keeps the grid size, it runs in bands of rows
+    (``BAND_BYTES``), each read with the rows of halo that the conv needs: the wide hidden
+    activations stay in cache instead of making full-size passes through memory, and the
+    result equals the whole-grid computation.
     """
     if not _onednn(x) or not _keeps_size(dwconv):
         hidden = linear_gelu(x if norm is None else norm(x), fc1.weight, fc1.bias)
