@@ -130,8 +130,9 @@ def run(models: list[str], size: int, repeats: int, threads: int, device: str,
                     autocast = uses_autocast(dtype, dev)  # as the Denoiser runs it
                     copy = build(kind, preset, official_dir) if len(precisions) > 1 else net
                     copy.load_state_dict(net.state_dict())
-                    copy.to(device=dev, dtype=weights_dtype(dtype, dev))
-                    x = x_cpu.to(device=dev, dtype=weights_dtype(dtype, dev))
+                    held = weights_dtype(dtype, dev)
+                    copy.to(device=dev, dtype=held)
+                    x = x_cpu.to(device=dev, dtype=held)
 
                     def call(n=copy, x=x, dtype=dtype, autocast=autocast):
                         with torch.autocast(dev.type, dtype=dtype, enabled=autocast):

@@ -12,7 +12,7 @@ import functools
 import torch
 from basicsr.utils import get_root_logger
 
-from restore.inference.precision import bf16_is_native
+from restore.archs.fused_ops import bf16_is_native
 
 MODES_OFF = (None, False, "none", "fp32")
 
