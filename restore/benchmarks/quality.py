@@ -1,7 +1,7 @@
 """Quality benchmark: our denoisers against CBM3D and non-local means, on photos never trained on.
 
-    python -m restore.benchmarks.quality --out results/quality            # --quick (default): small crops
-    python -m restore.benchmarks.quality --out results/quality --full     # whole images, longer clips
+    python -m restore.benchmarks.quality                  # --quick (default): small crops, into results/quality
+    python -m restore.benchmarks.quality --full           # whole images, longer clips
     python -m restore.benchmarks.quality --out results/quality --model weights/uformer_t_skipat_gauss.json
 
 Images are the held-out photos of ``restore.scripts.make_sample_corpus`` (never
@@ -448,7 +448,8 @@ def print_report(report: str, out: Path | None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for results.md/.json and the PNGs")
+    parser.add_argument("--out", type=Path, default=Path("results/quality"),
+                        help="folder for results.md/.json and the PNGs (default: results/quality)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="(default) a few images, centre crops, short clips")
     mode.add_argument("--full", action="store_true", help="every held-out image whole, longer clips")

@@ -220,7 +220,7 @@ def precision_markdown(rows: list[dict], size: int = 256) -> str:
             "|---|---|" + "---:|" * len(sigmas) + "\n" + "\n".join(lines))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="T,S,B", help="comma-separated presets")
     parser.add_argument("--size", type=int, default=256)
@@ -234,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with the official Uformer model.py, to time it too")
     parser.add_argument("--video", action="store_true",
                         help="also run the video benchmark (restore.benchmarks.video)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
         else args.device
     if device == "cuda" and not torch.cuda.is_available():

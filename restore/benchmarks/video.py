@@ -184,7 +184,7 @@ def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dic
             "rss_before_mb": round(before)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=7, help="frames in the fps clip")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds per model")
@@ -194,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="only profile one 7x128x128 tile of the published pair on one thread")
     parser.add_argument("--stream-memory", metavar="VIDEO",
                         help="only measure the peak memory of streaming VIDEO through the tiled path")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.stream_memory:
         print(streaming_peak_memory(args.stream_memory))
         return 0

@@ -1,5 +1,7 @@
 """Every command that the README and docs/ show still runs as written: each program's
-``--help`` works, and every file a command names as part of the repository exists."""
+``--help`` works, every file a command names as part of the repository exists, and every
+benchmark command (in code blocks or inline in the text) parses as typed."""
+import importlib
 import re
 import shlex
 import subprocess
@@ -34,9 +36,18 @@ def python_programs(command: str) -> list[str] | None:
     return words[1:3] if words[1] == "-m" else words[1:2]
 
 
+def inline_commands(text: str) -> list[str]:
+    """``python ...`` commands quoted inline in the prose, line breaks inside the quotes joined."""
+    return [" ".join(quoted.split()) for quoted in re.findall(r"`(python3? [^`]+)`", text)]
+
+
 COMMANDS = [(doc.relative_to(REPO).as_posix(), command) for doc in DOCUMENTS
             for command in shell_commands(doc.read_text(encoding="utf-8"))]
 PROGRAMS = sorted({tuple(program) for _, command in COMMANDS if (program := python_programs(command))})
+BENCHMARK_COMMANDS = sorted({(doc.relative_to(REPO).as_posix(), command) for doc in DOCUMENTS
+                             for command in [*shell_commands(doc.read_text(encoding="utf-8")),
+                                             *inline_commands(doc.read_text(encoding="utf-8"))]
+                             if " restore.benchmarks." in command and "[" not in command and "<" not in command})
 
 
 def test_the_documents_show_commands():
@@ -58,6 +69,22 @@ def test_repository_files_named_by_commands_exist(where, command):
         if word.startswith(REPO_PATHS) and "…" not in word and "*" not in word:
             path = word.split("=", 1)[-1].rstrip(",;")
             assert (REPO / path).exists(), f"{where}: `{command}` names {path}, which does not exist"
+
+
+def test_the_documents_show_benchmark_commands():
+    modules = {command.split()[2] for _, command in BENCHMARK_COMMANDS}
+    assert {"restore.benchmarks.quality", "restore.benchmarks.speed", "restore.benchmarks.video",
+            "restore.benchmarks.still_shot"} <= modules
+
+
+@pytest.mark.parametrize("where, command", BENCHMARK_COMMANDS)
+def test_benchmark_commands_parse_as_typed(where, command):
+    words = shlex.split(command)
+    module = importlib.import_module(words[2])
+    try:
+        module.parse_args(words[3:])
+    except SystemExit as error:
+        pytest.fail(f"{where}: `{command}` does not parse (exit {error.code})")
 
 
 def test_every_document_link_resolves():
