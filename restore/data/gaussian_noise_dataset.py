@@ -18,9 +18,11 @@ from restore.data.patch_ops import (
     center_crop_box,
     crop,
     crop_options,
+    crop_scale,
     dihedral,
     random_crop_box,
     sample_dict,
+    scaled_random_crop,
 )
 
 
@@ -53,7 +55,8 @@ class GaussianNoiseDataset(data.Dataset):
     ``skimage.data`` photos); sigma (number or [low, high], 0-255 scale); clip (default
     false); gt_size (crop; train random, val centre; ~ for whole images); augment;
     quantize (round the noisy image to 8-bit levels, as a noisy file is; default false);
-    gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
+    scale ([low, high] in (0, 1]: training crops are taken from the image shrunk by a factor
+    drawn from this range, with area averaging; default none, crops at full size); gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
     default 0); in_memory (decode the dataroot_gt files once, not per sample; default
     false); noise_seed (validation, default 0)."""
 
@@ -69,6 +72,12 @@ class GaussianNoiseDataset(data.Dataset):
         if not 0.0 <= self.gray_prob <= 1.0:
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
+        try:
+            self.scale = crop_scale(opt)
+        except ValueError as error:
+            raise DatasetError(f"dataset {opt.get('name')!r}: {error}") from None
+        if self.scale is not None and (not self.train or self.gt_size is None):
+            raise DatasetError(f"dataset {opt.get('name')!r}: scale needs a training dataset with gt_size")
         if opt.get("skimage_names"):
             self.images = skimage_images(list(opt["skimage_names"]))
             self.paths = [f"skimage_{name}" for name in opt["skimage_names"]]
@@ -92,7 +101,9 @@ class GaussianNoiseDataset(data.Dataset):
         clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
         if self.train:
             rng = np.random.default_rng(np.random.randint(2**31))  # np.random is seeded per worker by BasicSR
-            if self.gt_size is not None:
+            if self.scale is not None:
+                clean = scaled_random_crop(clean, self.gt_size, self.scale, random)
+            elif self.gt_size is not None:
                 top, left = random_crop_box(clean.shape[0], clean.shape[1], self.gt_size, random)
                 clean = crop(clean, top, left, self.gt_size)
             if self.augment:

@@ -1,6 +1,7 @@
 """Training-patch operations shared by the paired and synthetic-noise datasets."""
 import random
 
+import cv2
 import numpy as np
 import torch
 from einops import rearrange
@@ -17,6 +18,35 @@ def center_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
 
 def crop(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     return image[top:top + size, left:left + size]
+
+
+def scaled_random_crop(image: np.ndarray, size: int, scale: tuple[float, float],
+                       rng: random.Random) -> np.ndarray:
+    """A random ``size x size`` crop of ``image`` shrunk by a factor drawn from ``scale``
+    (output pixels per image pixel, 0 < low <= high <= 1): a window of ``size / s`` pixels,
+    area-averaged down to ``size``. Shrinking packs more texture into each crop and never
+    aliases; ``s`` is raised where the window would not fit the image."""
+    height, width = image.shape[:2]
+    factor = max(rng.uniform(*scale), size / min(height, width))
+    window = min(round(size / factor), height, width)
+    top, left = random_crop_box(height, width, window, rng)
+    region = crop(image, top, left, window)
+    if window == size:
+        return region
+    return cv2.resize(np.ascontiguousarray(region), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def crop_scale(opt: dict) -> tuple[float, float] | None:
+    """The ``scale: [low, high]`` option of a training dataset, checked; None when absent."""
+    scale = opt.get("scale")
+    if scale is None:
+        return None
+    if (not isinstance(scale, (list, tuple)) or len(scale) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
+            or not 0 < scale[0] <= scale[1] <= 1):
+        raise ValueError(f"scale must be [low, high] with 0 < low <= high <= 1 (output pixels per "
+                         f"image pixel), got {scale!r}")
+    return float(scale[0]), float(scale[1])
 
 
 def dihedral(image: np.ndarray, mode: int) -> np.ndarray:

@@ -67,3 +67,34 @@ def test_gray_crops_and_in_memory_images(clean_folder):
     assert np.array_equal(from_disk[1]["lq"].numpy(), cached[1]["lq"].numpy())
     with pytest.raises(DatasetError, match="gray_prob"):
         _dataset(clean_folder, gray_prob=1.5)
+
+
+def test_scaled_crops_cover_more_of_the_image(tmp_path):
+    """scale [0.5, 0.5]: each 32² crop is a 64² window area-averaged by 2, so on a horizontal
+    ramp of one level per pixel it spans twice the levels of a plain crop, and stays smooth."""
+    folder = tmp_path / "ramp"
+    folder.mkdir()
+    ramp = np.tile(np.arange(200, dtype=np.uint8), (120, 1))
+    cv2.imwrite(str(folder / "ramp.png"), np.dstack([ramp] * 3))
+    options = {"name": "g", "phase": "train", "dataroot_gt": str(folder), "sigma": 0, "gt_size": 32,
+               "augment": False}
+    plain = GaussianNoiseDataset(options)[0]["gt"].numpy()[0]
+    shrunk = GaussianNoiseDataset({**options, "scale": [0.5, 0.5]})[0]["gt"].numpy()[0]
+    assert shrunk.shape == plain.shape == (32, 32)
+    span = lambda crop: (crop[0, -1] - crop[0, 0]) * 255  # noqa: E731
+    assert span(plain) == pytest.approx(31, abs=0.01)
+    assert span(shrunk) == pytest.approx(62, abs=0.01)
+    assert np.allclose(np.diff(shrunk[0]) * 255, 2, atol=0.01)  # area averaging: no skipped levels
+
+
+def test_scale_is_checked_and_raised_where_the_window_would_not_fit(clean_folder):
+    from restore.data.patch_ops import scaled_random_crop
+    import random
+    image = np.zeros((100, 300, 3), np.float32)
+    assert scaled_random_crop(image, 80, (0.1, 0.1), random.Random(0)).shape == (80, 80, 3)
+    train = {"name": "g", "phase": "train", "dataroot_gt": str(clean_folder), "sigma": 0, "gt_size": 64}
+    for bad in ([0, 1], [0.8, 0.5], [0.5, 1.5], 0.5, ["a", 1]):
+        with pytest.raises(DatasetError, match="scale must be"):
+            GaussianNoiseDataset({**train, "scale": bad})
+    with pytest.raises(DatasetError, match="scale needs a training dataset"):
+        _dataset(clean_folder, gt_size=64, scale=[0.5, 1.0])
