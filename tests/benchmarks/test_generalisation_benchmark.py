@@ -1,0 +1,93 @@
+"""restore.benchmarks.generalisation on a tiny corpus: the same crops and noise as the training
+validation, the gap against CBM3D, clear messages."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+import restore.archs  # noqa: F401  (registers the networks)
+from basicsr.utils.registry import ARCH_REGISTRY
+
+from restore.api import save_pretrained
+from restore.benchmarks import generalisation
+from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
+
+TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    for sub, names in (("train", ("astronaut", "coffee")), ("eval", ("camera",))):
+        (root / sub).mkdir()
+        for name in names:
+            image = getattr(skdata, name)()
+            image = image if image.ndim == 3 else np.dstack([image] * 3)
+            cv2.imwrite(str(root / sub / f"{name}.png"), image[100:164, 100:164, ::-1])
+    return root
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    network = ARCH_REGISTRY.get("UformerSkipAt")(**TINY_IMAGE)
+    save_pretrained(network, folder, name="tiny_image", arch="UformerSkipAt", config=TINY_IMAGE,
+                    noise={"type": "gaussian", "sigma": [0, 50]})
+    return folder
+
+
+def test_crops_are_the_validation_samples(corpus):
+    found = generalisation.crops(corpus / "train", 30, 48, 0)
+    dataset = GaussianNoiseDataset({"name": "v", "phase": "val", "dataroot_gt": str(corpus / "train"),
+                                    "sigma": 30, "clip": True, "quantize": True, "gt_size": 48})
+    assert [name for name, _, _ in found] == ["astronaut.png", "coffee.png"]
+    for (_, clean, noisy), index in zip(found, range(2)):
+        sample = dataset[index]
+        assert clean.dtype == noisy.dtype == np.uint8 and clean.shape == (48, 48, 3)
+        assert np.array_equal(noisy, np.rint(sample["lq"].permute(1, 2, 0).numpy() * 255))
+        assert 20 < (noisy.astype(float) - clean).std() < 35
+
+
+def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir, tmp_path, capsys, monkeypatch):
+    # a stand-in for CBM3D, so the test neither needs the optional package nor waits for it
+    monkeypatch.setattr(generalisation, "check_available", lambda name: None)
+    monkeypatch.setattr(generalisation, "cbm3d", lambda noisy, sigma: cv2.GaussianBlur(noisy, (5, 5), 0))
+    out = tmp_path / "gap.md"
+    assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--size", "48",
+                                "--out", str(out)]) == 0
+    table = out.read_text()
+    assert "2 training photos, 1 held-out photos" in table
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert {"tiny_image", "CBM3D", "tiny_image − CBM3D"} <= set(rows)
+    values = {name: [float(v) for v in row.strip("| ").split(" | ")[1:]] for name, row in rows.items()
+              if name not in ("method", "---")}
+    train, held_out, gap = values["CBM3D"]
+    assert 20 < held_out < 40 and gap == pytest.approx(train - held_out, abs=0.011)
+    lead = values["tiny_image − CBM3D"]
+    assert lead[0] == pytest.approx(values["tiny_image"][0] - train, abs=0.011)
+    assert lead[2] == pytest.approx(lead[0] - lead[1], abs=0.011)
+    assert table in capsys.readouterr().out
+
+
+def test_without_bm3d_it_says_so_and_compares_the_models(corpus, weights_dir, monkeypatch, capsys):
+    from restore.benchmarks.classical import MissingDependency
+
+    def missing(name):
+        raise MissingDependency("CBM3D skipped: the optional package 'bm3d' is not installed")
+    monkeypatch.setattr(generalisation, "check_available", missing)
+    assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--size", "48"]) == 0
+    captured = capsys.readouterr()
+    assert "note: CBM3D skipped" in captured.err
+    assert "| tiny_image |" in captured.out and "CBM3D |" not in captured.out
+
+
+def test_errors_are_one_line(corpus, tmp_path, capsys):
+    assert generalisation.main(["--corpus", str(tmp_path / "none")]) == 2
+    assert "make_sample_corpus" in capsys.readouterr().err
+    assert generalisation.main(["--corpus", str(corpus), "--sigma", "0"]) == 2
+    assert generalisation.main(["--corpus", str(corpus), "--out", str(tmp_path)]) == 2
+    assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 3 and "Traceback" not in err
