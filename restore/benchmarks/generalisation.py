@@ -61,7 +61,7 @@ def measure(sets: dict[str, list], methods: dict[str, object], sigma: float, pro
 
 def markdown(table: dict[str, dict[str, float]], sets: dict[str, list], sigma: float, size: int) -> str:
     names = list(sets)
-    header = (f"Mean PSNR (dB) on {size}² centre crops at σ={sigma:g} "
+    header = (f"Mean PSNR (dB) on {size}² centre crops at σ={sigma:g}: "
               + ", ".join(f"{len(items)} {name}" for name, items in sets.items())
               + "; CBM3D is given the true σ.\n\n")
     lines = ["| method | " + " | ".join(names) + " | gap |", "|---|" + "---:|" * (len(names) + 1)]
