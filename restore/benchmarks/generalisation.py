@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from restore.benchmarks.classical import MissingDependency, cbm3d, check_available, to_uint8
@@ -63,7 +64,7 @@ def markdown(table: dict[str, dict[str, float]], sets: dict[str, list], sigma: f
     names = list(sets)
     header = (f"Mean PSNR (dB) on {size}² centre crops at σ={sigma:g}: "
               + ", ".join(f"{len(items)} {name}" for name, items in sets.items())
-              + "; CBM3D is given the true σ.\n\n")
+              + ("; CBM3D is given the true σ" if "CBM3D" in table else "") + ".\n\n")
     lines = ["| method | " + " | ".join(names) + " | gap |", "|---|" + "---:|" * (len(names) + 1)]
     for method, scores in table.items():
         lines.append(f"| {method} | " + " | ".join(f"{scores[n]:.2f}" for n in names)
@@ -105,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                                  f"`python -m restore.scripts.make_sample_corpus --debian --out {args.corpus}`")
         import torch
         torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
         sets = {name: crops(folder, args.sigma, args.size, args.seed) for name, folder in folders.items()}
-        models = [m for m in load_models(args.model, args.weights_dir, notes)
-                  if m.kind == "image" and m.card.is_gaussian and accepts_sigma(m, args.sigma)]
+        models = []
+        for model in load_models(args.model, args.weights_dir, notes):
+            if model.kind == "image" and model.card.is_gaussian and accepts_sigma(model, args.sigma):
+                models.append(model)
+            else:
+                notes.append(f"{model.name} skipped: this benchmark takes Gaussian image models for σ {args.sigma:g}")
         if not models:
             raise BenchmarkError(f"no Gaussian image model for σ {args.sigma:g}: register one or pass --model")
     except (BenchmarkError, OSError, ValueError) as error:

@@ -516,12 +516,12 @@ def main(argv: list[str] | None = None) -> int:
         methods = image_methods(models, notes)
         clips = [] if args.no_video else heldout_clips(settings, notes)
         vmethods = [] if args.no_video else video_methods(models, notes)
+        args.out.mkdir(parents=True, exist_ok=True)  # before the long run: a bad --out fails now
     except (BenchmarkError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
     total = len(images) * len(sigmas) * len(methods) + len(clips) * len(vmethods)
     with tqdm(total=total, desc="denoising", unit="run") as progress:
         rows, example = run_images(images, sigmas, methods, settings.seed, args.plot_sigma, progress)

@@ -18,8 +18,8 @@ from restore.data.patch_ops import (
     center_crop_box,
     crop,
     crop_options,
-    crop_scale,
     dihedral,
+    parse_scale,
     random_crop_box,
     sample_dict,
     scaled_random_crop,
@@ -55,8 +55,9 @@ class GaussianNoiseDataset(data.Dataset):
     ``skimage.data`` photos); sigma (number or [low, high], 0-255 scale); clip (default
     false); gt_size (crop; train random, val centre; ~ for whole images); augment;
     quantize (round the noisy image to 8-bit levels, as a noisy file is; default false);
-    scale ([low, high] in (0, 1]: training crops are taken from the image shrunk by a factor
-    drawn from this range, with area averaging; default none, crops at full size); gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
+    scale ([low, high] in (0, 1]: training crops are taken from the image shrunk by a
+    factor drawn from this range, with area averaging; default none, crops at full size);
+    gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
     default 0); in_memory (decode the dataroot_gt files once, not per sample; default
     false); noise_seed (validation, default 0)."""
 
@@ -72,10 +73,7 @@ class GaussianNoiseDataset(data.Dataset):
         if not 0.0 <= self.gray_prob <= 1.0:
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
-        try:
-            self.scale = crop_scale(opt)
-        except ValueError as error:
-            raise DatasetError(f"dataset {opt.get('name')!r}: {error}") from None
+        self.scale = None if opt.get("scale") is None else parse_scale(opt["scale"], f"dataset {opt.get('name')!r}")
         if self.scale is not None and (not self.train or self.gt_size is None):
             raise DatasetError(f"dataset {opt.get('name')!r}: scale needs a training dataset with gt_size")
         if opt.get("skimage_names"):

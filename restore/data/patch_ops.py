@@ -1,10 +1,13 @@
 """Training-patch operations shared by the paired and synthetic-noise datasets."""
+import math
 import random
 
 import cv2
 import numpy as np
 import torch
 from einops import rearrange
+
+from restore.errors import DatasetError
 
 
 def random_crop_box(height: int, width: int, size: int, rng: random.Random) -> tuple[int, int]:
@@ -20,33 +23,39 @@ def crop(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
+def parse_scale(value, where: str) -> tuple[float, float]:
+    """An option file's ``scale: [low, high]`` (output pixels per image pixel), checked."""
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            or not 0 < value[0] <= value[1] <= 1):
+        raise DatasetError(f"{where}: scale must be [low, high] with 0 < low <= high <= 1 (output pixels "
+                           f"per image pixel), got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def draw_scale(scale: tuple[float, float], size: int, height: int, width: int, rng: random.Random) -> float:
+    """A shrink factor drawn from ``scale``, raised where a ``size`` window of the shrunk image
+    would not fit; DatasetError for an image smaller than ``size``."""
+    factor = max(rng.uniform(*scale), size / min(height, width))
+    if factor > 1:
+        raise DatasetError(f"an image of {height}x{width} is smaller than the crop size {size}")
+    return factor
+
+
 def scaled_random_crop(image: np.ndarray, size: int, scale: tuple[float, float],
                        rng: random.Random) -> np.ndarray:
-    """A random ``size x size`` crop of ``image`` shrunk by a factor drawn from ``scale``
-    (output pixels per image pixel, 0 < low <= high <= 1): a window of ``size / s`` pixels,
-    area-averaged down to ``size``. Shrinking packs more texture into each crop and never
-    aliases; ``s`` is raised where the window would not fit the image."""
+    """A random ``size x size`` crop of ``image`` (H x W x C) shrunk by a factor drawn from ``scale``
+    (see ``draw_scale``): a window of ``size / factor`` pixels, area-averaged down to ``size``, so
+    each crop holds more texture and nothing aliases."""
     height, width = image.shape[:2]
-    factor = max(rng.uniform(*scale), size / min(height, width))
+    factor = draw_scale(scale, size, height, width, rng)
     window = min(round(size / factor), height, width)
     top, left = random_crop_box(height, width, window, rng)
     region = crop(image, top, left, window)
     if window == size:
         return region
-    return cv2.resize(np.ascontiguousarray(region), (size, size), interpolation=cv2.INTER_AREA)
-
-
-def crop_scale(opt: dict) -> tuple[float, float] | None:
-    """The ``scale: [low, high]`` option of a training dataset, checked; None when absent."""
-    scale = opt.get("scale")
-    if scale is None:
-        return None
-    if (not isinstance(scale, (list, tuple)) or len(scale) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
-            or not 0 < scale[0] <= scale[1] <= 1):
-        raise ValueError(f"scale must be [low, high] with 0 < low <= high <= 1 (output pixels per "
-                         f"image pixel), got {scale!r}")
-    return float(scale[0]), float(scale[1])
+    shrunk = cv2.resize(np.ascontiguousarray(region), (size, size), interpolation=cv2.INTER_AREA)
+    return shrunk.reshape(size, size, *image.shape[2:])  # cv2 drops a single channel's axis
 
 
 def dihedral(image: np.ndarray, mode: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from restore.data.patch_ops import draw_scale, parse_scale
 from restore.errors import DatasetError
 
 
@@ -47,12 +48,9 @@ class MotionRange:
         if unknown:
             raise DatasetError(f"photo_motion: unknown key(s) {', '.join(unknown)}; "
                                "expected dataroot, max_speed, max_zoom, scale")
-        scale = spec.get("scale", (0.5, 1.0))
-        if not isinstance(scale, (list, tuple)) or len(scale) != 2:
-            raise DatasetError(f"photo_motion: scale must be [low, high], got {scale!r}")
+        scale = parse_scale(spec.get("scale", (0.5, 1.0)), "photo_motion")
         try:
-            return cls(float(spec.get("max_speed", 4.0)), float(spec.get("max_zoom", 0.01)),
-                       (float(scale[0]), float(scale[1])))
+            return cls(float(spec.get("max_speed", 4.0)), float(spec.get("max_zoom", 0.01)), scale)
         except (TypeError, ValueError) as error:
             raise DatasetError(f"photo_motion: max_speed, max_zoom and scale must be numbers ({error})") from None
 
@@ -82,10 +80,7 @@ def motion_clip(photo: np.ndarray, frames: int, size: int, rng: random.Random, m
     drawn path gets a slower camera, and at last a still one, so small photos give more still
     shots than asked for; one smaller than ``size`` raises DatasetError."""
     height, width = photo.shape[:2]
-    scale = rng.uniform(*motion.scale)
-    scale = max(scale, size / min(height, width))  # the first window must fit
-    if scale > 1:
-        raise DatasetError(f"a photo of {height}x{width} is smaller than the clip size {size}")
+    scale = draw_scale(motion.scale, size, height, width, rng)  # the first window must fit
     source = photo
     if scale < 1:  # shrink once with area averaging (no aliasing), then move at about 1:1
         source = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)

@@ -91,3 +91,22 @@ def test_errors_are_one_line(corpus, tmp_path, capsys):
     assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 3 and "Traceback" not in err
+
+
+def test_the_defaults_are_the_image_recipes_validation():
+    """The crops equal the training logs' validation only while both use the same settings."""
+    import yaml
+    from pathlib import Path
+
+    args = generalisation.parse_args([])
+    recipes = sorted(Path(__file__).resolve().parents[2].glob("options/weights/uformer_t*/stage*.yml"))
+    checked = 0
+    for recipe in recipes:
+        datasets = {d.get("name"): d for d in yaml.safe_load(recipe.read_text())["datasets"].values()}
+        if "train_sigma30" not in datasets:  # the recipes that measure the train/held-out gap
+            continue
+        for dataset in (datasets["train_sigma30"], datasets["heldout_sigma30"]):
+            assert dataset["gt_size"] == args.size and dataset.get("noise_seed", 0) == args.seed
+            assert dataset["clip"] is True and dataset["quantize"] is True and dataset["sigma"] == args.sigma
+            checked += 1
+    assert checked >= 4  # both networks' newest recipes at least
