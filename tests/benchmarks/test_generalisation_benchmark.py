@@ -14,6 +14,8 @@ from restore.benchmarks import generalisation
 from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
 
 TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
+TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,
+              "head_dim": 16, "noise_map": True}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,9 @@ def weights_dir(tmp_path_factory):
     network = ARCH_REGISTRY.get("UformerSkipAt")(**TINY_IMAGE)
     save_pretrained(network, folder, name="tiny_image", arch="UformerSkipAt", config=TINY_IMAGE,
                     noise={"type": "gaussian", "sigma": [0, 50]})
+    video = ARCH_REGISTRY.get("UniformerVideoSkipAt")(**TINY_VIDEO)
+    save_pretrained(video, folder, name="tiny_video", arch="UniformerVideoSkipAt", config=TINY_VIDEO,
+                    kind="video", noise={"type": "gaussian", "sigma": [0, 50]}, noise_map_input=True)
     return folder
 
 
@@ -60,7 +65,7 @@ def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir
     table = out.read_text()
     assert "2 training photos, 1 held-out photos" in table
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
-    assert {"tiny_image", "CBM3D", "tiny_image − CBM3D"} <= set(rows)
+    assert {"tiny_image", "CBM3D", "tiny_image − CBM3D"} <= set(rows) and "tiny_video" not in table
     values = {name: [float(v) for v in row.strip("| ").split(" | ")[1:]] for name, row in rows.items()
               if name not in ("method", "---")}
     train, held_out, gap = values["CBM3D"]
@@ -110,3 +115,25 @@ def test_the_defaults_are_the_image_recipes_validation():
             assert dataset["clip"] is True and dataset["quantize"] is True and dataset["sigma"] == args.sigma
             checked += 1
     assert checked >= 4  # both networks' newest recipes at least
+
+
+def test_video_clips_are_seeded_camera_paths_over_each_photo(corpus):
+    first, again = (generalisation.clips(corpus / "train", 30, 32, 3, 0) for _ in range(2))
+    assert [name for name, _, _ in first] == ["astronaut.png", "coffee.png"]
+    for (_, clean, noisy), (_, clean2, noisy2) in zip(first, again):
+        assert clean.shape == noisy.shape == (3, 32, 32, 3) and clean.dtype == noisy.dtype == np.uint8
+        assert np.array_equal(clean, clean2) and np.array_equal(noisy, noisy2)
+        assert 20 < (noisy.astype(float) - clean).std() < 35
+    assert not np.array_equal(first[0][2][0], first[0][2][1])  # fresh noise in every frame
+
+
+def test_video_mode_puts_the_video_model_beside_the_image_model_per_frame(corpus, weights_dir, capsys):
+    assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--video",
+                                "--size", "32", "--frames", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3-frame clips of 32²" in out and "CBM3D" not in out
+    rows = [line.split(" | ")[0].strip("| ") for line in out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["tiny_video", "tiny_image per frame", "tiny_video − tiny_image per frame"]
+    assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--video",
+                                "--size", "32", "--model", "tiny_image"]) == 2
+    assert "--video needs a Gaussian video model and an image model" in capsys.readouterr().err
