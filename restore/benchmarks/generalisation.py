@@ -34,9 +34,11 @@ from restore.benchmarks.common import add_model_options
 from restore.benchmarks.quality import (
     BenchmarkError,
     accepts_sigma,
+    clip_scores,
     image_metrics,
     load_models,
     method_label,
+    model_method,
     print_report,
 )
 
@@ -74,38 +76,21 @@ def clips(folder: Path, sigma: float, size: int, frames: int, seed: int) -> list
     return found
 
 
-def video_methods(models: list) -> dict[str, object]:
-    """The video models on whole clips, and the image models frame by frame."""
-    methods: dict[str, object] = {}
-    for model in models:
-        if model.kind == "video":
-            methods[method_label(model)] = lambda noisy, sigma, m=model: m.denoise_video(noisy, sigma=sigma)
-    for model in models:
-        if model.kind == "image":
-            methods[f"{method_label(model)} per frame"] = \
-                lambda noisy, sigma, m=model: np.stack([m(frame, sigma=sigma) for frame in noisy])
-    return methods
-
-
-def clip_psnr(clean: np.ndarray, out: np.ndarray) -> float:
-    return float(np.mean([image_metrics(c, o)[0] for c, o in zip(clean, out)]))
-
-
 def measure(sets: dict[str, list], methods: dict[str, object], sigma: float, progress) -> dict[str, dict[str, float]]:
     """Mean PSNR of each method on each set: ``{method: {set: dB}}``."""
     table: dict[str, dict[str, float]] = {name: {} for name in methods}
     for set_name, items in sets.items():
         for name, method in methods.items():
-            scores = [clip_psnr(clean, method(noisy, sigma)) if clean.ndim == 4
-                      else image_metrics(clean, method(noisy, sigma))[0] for _, clean, noisy in items]
+            scores = [(clip_scores if clean.ndim == 4 else image_metrics)(clean, method(noisy, sigma))[0]
+                      for _, clean, noisy in items]
             table[name][set_name] = float(np.mean(scores))
             progress.update(len(items))
     return table
 
 
 def markdown(table: dict[str, dict[str, float]], sets: dict[str, list], sigma: float, size: int,
-             reference: str | None) -> str:
-    """The PSNR table, the gap between the sets, and each other method's lead over ``reference``."""
+             reference: str | None, compared: list[str]) -> str:
+    """The PSNR table, the gap between the sets, and the lead of each ``compared`` method over ``reference``."""
     names = list(sets)
     first = next(iter(sets.values()))[0][1]
     what = (f"{first.shape[0]}-frame clips of {size}² (one camera path per photo)" if first.ndim == 4
@@ -119,10 +104,8 @@ def markdown(table: dict[str, dict[str, float]], sets: dict[str, list], sigma: f
                      + f" | {scores[names[0]] - scores[names[1]]:.2f} |")
     if reference is not None:
         base = table[reference]
-        for method, scores in table.items():
-            if method == reference or (first.ndim == 4 and method.endswith(" per frame")):
-                continue
-            leads = [scores[n] - base[n] for n in names]
+        for method in compared:
+            leads = [table[method][n] - base[n] for n in names]
             lines.append(f"| {method} − {reference} | " + " | ".join(f"{lead:+.2f}" for lead in leads)
                          + f" | {leads[0] - leads[1]:+.2f} |")
     return header + "\n".join(lines)
@@ -183,12 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchmarkError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    ours = [m for m in models if m.kind == kinds[0]]  # the video models, or the image models
+    methods = {method_label(m): model_method(m) for m in ours}
     reference = None
     if args.video:
-        methods = video_methods(models)
-        reference = next(name for name in methods if name.endswith(" per frame"))
+        per_frame = {f"{method_label(m)} per frame": model_method(m, per_frames=True)
+                     for m in models if m.kind == "image"}
+        methods.update(per_frame)
+        reference = next(iter(per_frame))
     else:
-        methods = {method_label(m): (lambda noisy, sigma, m=m: m(noisy, sigma=sigma)) for m in models}
         try:
             check_available("CBM3D")
             methods["CBM3D"] = cbm3d
@@ -202,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     unit = "clip" if args.video else "crop"
     with tqdm(total=sum(map(len, sets.values())) * len(methods), desc="denoising", unit=unit) as progress:
         table = measure(sets, methods, args.sigma, progress)
-    return print_report(markdown(table, sets, args.sigma, args.size, reference), args.out)
+    compared = [method_label(m) for m in ours]
+    return print_report(markdown(table, sets, args.sigma, args.size, reference, compared), args.out)
 
 
 if __name__ == "__main__":

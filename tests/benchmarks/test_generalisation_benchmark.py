@@ -3,19 +3,10 @@ validation, the gap against CBM3D, clear messages."""
 import cv2
 import numpy as np
 import pytest
-import torch
 from skimage import data as skdata
 
-import restore.archs  # noqa: F401  (registers the networks)
-from basicsr.utils.registry import ARCH_REGISTRY
-
-from restore.api import save_pretrained
 from restore.benchmarks import generalisation
 from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
-
-TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
-TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,
-              "head_dim": 16, "noise_map": True}
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +19,6 @@ def corpus(tmp_path_factory):
             image = image if image.ndim == 3 else np.dstack([image] * 3)
             cv2.imwrite(str(root / sub / f"{name}.png"), image[100:164, 100:164, ::-1])
     return root
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    network = ARCH_REGISTRY.get("UformerSkipAt")(**TINY_IMAGE)
-    save_pretrained(network, folder, name="tiny_image", arch="UformerSkipAt", config=TINY_IMAGE,
-                    noise={"type": "gaussian", "sigma": [0, 50]})
-    video = ARCH_REGISTRY.get("UniformerVideoSkipAt")(**TINY_VIDEO)
-    save_pretrained(video, folder, name="tiny_video", arch="UniformerVideoSkipAt", config=TINY_VIDEO,
-                    kind="video", noise={"type": "gaussian", "sigma": [0, 50]}, noise_map_input=True)
-    return folder
 
 
 def test_crops_are_the_validation_samples(corpus):

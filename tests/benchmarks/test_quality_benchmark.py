@@ -6,37 +6,11 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
-
-import restore.archs  # noqa: F401  (registers the networks)
-from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.benchmarks import classical as classical_denoisers
 from restore.benchmarks import quality as benchmark_quality
-from restore.api import save_pretrained
 
-TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
-TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,
-              "head_dim": 16, "noise_map": True}
 NO_BM3D = "CBM3D skipped: the optional package 'bm3d' is not installed (pip install -r requirements-benchmark.txt)"
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        image = ARCH_REGISTRY.get("UformerSkipAt")(**TINY_IMAGE)
-        save_pretrained(image, folder, name="tiny_image", arch="UformerSkipAt", config=TINY_IMAGE,
-                        noise={"type": "gaussian", "sigma": [0, 50]})
-        video = ARCH_REGISTRY.get("UniformerVideoSkipAt")(**TINY_VIDEO)
-        save_pretrained(video, folder, name="tiny_video", arch="UniformerVideoSkipAt", config=TINY_VIDEO,
-                        kind="video", noise={"type": "gaussian", "sigma": [0, 50]}, noise_map_input=True)
-    finally:
-        torch.set_num_threads(threads)
-    return folder
 
 
 @pytest.fixture

@@ -41,12 +41,11 @@ def inline_commands(text: str) -> list[str]:
     return [" ".join(quoted.split()) for quoted in re.findall(r"`(python3? [^`]+)`", text)]
 
 
-COMMANDS = [(doc.relative_to(REPO).as_posix(), command) for doc in DOCUMENTS
-            for command in shell_commands(doc.read_text(encoding="utf-8"))]
+TEXTS = {doc.relative_to(REPO).as_posix(): doc.read_text(encoding="utf-8") for doc in DOCUMENTS}
+COMMANDS = [(where, command) for where, text in TEXTS.items() for command in shell_commands(text)]
 PROGRAMS = sorted({tuple(program) for _, command in COMMANDS if (program := python_programs(command))})
-BENCHMARK_COMMANDS = sorted({(doc.relative_to(REPO).as_posix(), command) for doc in DOCUMENTS
-                             for command in [*shell_commands(doc.read_text(encoding="utf-8")),
-                                             *inline_commands(doc.read_text(encoding="utf-8"))]
+BENCHMARK_COMMANDS = sorted({(where, command) for where, text in TEXTS.items()
+                             for command in [*shell_commands(text), *inline_commands(text)]
                              if " restore.benchmarks." in command
                              and not any(mark in command for mark in "[<>|&")})
 
