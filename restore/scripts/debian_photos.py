@@ -1,10 +1,13 @@
-"""The natural photographs in Debian's wallpaper packages, as clean training images.
+"""The natural photographs in Debian packages, as clean training images.
 
 ``plasma-workspace-wallpapers`` and ``mate-backgrounds`` ship a couple of dozen real
 photographs at 1.3K-2.5K among much digital art; only the photographs listed in
-:data:`PHOTOS` are used. They are looked for where the packages install them
-(``/usr/share/...``), then in a cache folder, and when missing there they are fetched
-into the cache with ``apt-get download`` and ``dpkg -x`` (no root install).
+:data:`PHOTOS` are used (:func:`find_or_fetch`). Fourteen more packages add 258 photographs
+(:mod:`restore.scripts.debian_photo_list`, :func:`find_or_fetch_extra`), some of them inside
+Qt ``.rcc`` and Enlightenment ``.edj`` resource files (:mod:`restore.scripts.resource_files`).
+Files are looked for where the packages install them (``/usr/share/...``), then in a cache
+folder, and when missing there they are fetched into the cache with ``apt-get download`` and
+``dpkg -x`` (no root install).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 from restore.errors import RestoreError
+from restore.scripts.debian_photo_list import EXTRA_PACKAGES, PhotoPackage
+from restore.scripts.resource_files import edj_photo, rcc_members
 
 PLASMA = "plasma-workspace-wallpapers"
 MATE = "mate-backgrounds"
@@ -121,3 +126,103 @@ def find_or_fetch(cache: Path, system_root: Path = Path("/"), log=print) -> list
     if absent:
         raise DebianPhotosError(f"these Debian photos are missing from their packages: {', '.join(absent)}")
     return [found[n] for names in PHOTOS.values() for n in names]
+
+
+@dataclass(frozen=True)
+class ExtraPhoto:
+    name: str               # unique corpus name: <package>/<file stem>
+    package: PhotoPackage
+    path: Path              # a file on disk: the photo itself, or one extracted from a resource file
+    package_path: str       # where the package installs it (rcc: <file>.rcc::<member>)
+    container_sha256: str | None = None  # the .rcc/.edj file's sha256, for extracted photos
+
+
+RCC_FOLDER = "usr/share/gcompris-qt/rcc"
+
+
+def _package_file(package: PhotoPackage, entry: str) -> str:
+    return f"{RCC_FOLDER}/{entry.split('::', 1)[0]}" if package.kind == "rcc" else entry
+
+
+def _has_all(root: Path, package: PhotoPackage) -> bool:
+    return all((root / _package_file(package, entry)).is_file() for entry in package.files)
+
+
+def _extract(root: Path, package: PhotoPackage, entry: str, out: Path) -> tuple[Path, str | None]:
+    """The photo as a file: itself for ``file`` entries, else written below ``out`` once."""
+    from restore.io.weights_card import sha256_of_file
+
+    source = root / _package_file(package, entry)
+    if package.kind == "file":
+        return source, None
+    member = entry.split("::", 1)[1] if package.kind == "rcc" else f"{Path(entry).stem}.png"
+    target = out / package.package / member
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.tmp")
+        if package.kind == "rcc":
+            members = rcc_members(source)
+            if member not in members:
+                raise DebianPhotosError(f"{source} holds no {member}")
+            staging.write_bytes(members[member])
+        else:
+            edj_photo(source).convert("RGB").save(staging, format="PNG")
+        staging.replace(target)
+    return target, sha256_of_file(source)
+
+
+def find_or_fetch_extra(cache: Path, system_root: Path = Path("/"), log=print,
+                        required: bool = True) -> list[ExtraPhoto]:
+    """Every photo of :data:`EXTRA_PACKAGES`, from installed packages, the cache or a fresh fetch.
+
+    A package that can be neither found nor fetched is an error when ``required``; otherwise
+    it is named in one log line and left out.
+    """
+    roots = {}
+    missing = []
+    for package in EXTRA_PACKAGES:
+        for root in (system_root, cache / "root"):
+            if _has_all(root, package):
+                roots[package.package] = root
+                break
+        else:
+            missing.append(package)
+    if missing:
+        names = ", ".join(p.package for p in missing)
+        if shutil.which(APT_GET) is None or shutil.which(DPKG) is None:
+            problem = f"these packages are not installed and apt-get/dpkg are not available to fetch them: {names}"
+            if required:
+                raise DebianPhotosError(problem)
+            log(f"warning: {problem}; leaving them out")
+        else:
+            log(f"fetching {names} with apt-get download into {cache} (no root install)")
+            for package in missing:
+                try:
+                    fetch([package.package], cache)
+                except DebianPhotosError as error:
+                    if required:
+                        raise DebianPhotosError(f"could not fetch {package.package}: {error}") from None
+                    log(f"warning: could not fetch {package.package} ({error}); leaving it out")
+                    continue
+                if not _has_all(cache / "root", package):
+                    absent = [e for e in package.files if not (cache / "root" / _package_file(package, e)).is_file()]
+                    problem = f"{package.package} lacks {len(absent)} of its listed photos, e.g. {absent[0]}"
+                    if required:
+                        raise DebianPhotosError(problem)
+                    log(f"warning: {problem}; leaving it out")
+                    continue
+                roots[package.package] = cache / "root"
+    photos = []
+    for package in EXTRA_PACKAGES:
+        if package.package not in roots:
+            continue
+        for entry in package.files:
+            path, container = _extract(roots[package.package], package, entry, cache / "extracted")
+            stem = Path(entry.split("::")[-1]).stem
+            if package.kind == "rcc":  # activities reuse names (two giraffes, two horses)
+                stem = f"{Path(entry.split('::')[0]).stem}_{stem}"
+            photos.append(ExtraPhoto(f"{package.package}/{stem}", package, path, f"/{entry}", container))
+    names = [photo.name for photo in photos]
+    if len(set(names)) != len(names):
+        raise DebianPhotosError("two listed photos share a name; the list needs renaming")
+    return photos

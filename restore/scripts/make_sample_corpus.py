@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -95,29 +96,47 @@ def shrink(image: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def read_photo_upright(path: Path) -> np.ndarray:
+    """An RGB uint8 photo with its EXIF rotation applied (kphotoalbum's portraits need it)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def shrink_factor_for(height: int, width: int, least: int) -> int:
+    """At least ``least``, and enough that the shrunk photo stays under about 2.5 MP: the 4K-6K
+    wallpapers keep their framing but cost the training set no more than a phone photo."""
+    return max(least, math.ceil(math.sqrt(height * width / 2.5e6)))
+
+
 def export_shrunk(photos: list[tuple[str, Path, dict[str, Any]]], folder: Path, factor: int,
-                  held_out: set[str]) -> list[dict[str, Any]]:
+                  held_out: set[str], reader=read_frame, adaptive: bool = False) -> list[dict[str, Any]]:
     """Shrink and write each (name, source file, provenance) as ``folder/<name>.png``.
 
+    ``factor`` is the shrink factor, or with ``adaptive`` the least one (:func:`shrink_factor_for`).
     A photo whose pixels equal a held-out photo's is refused: held-out photos stay out of training.
     """
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for name, source, provenance in photos:
-        image = read_frame(source)
+        image = reader(source)
         if hashlib.sha256(image.tobytes()).hexdigest() in held_out:
             raise RestoreError(f"{source} is one of the held-out photos; it cannot be used for training")
-        small = shrink(image, factor)
+        this_factor = shrink_factor_for(*image.shape[:2], factor) if adaptive else factor
+        small = shrink(image, this_factor)
         if min(small.shape[:2]) < 128:
-            raise RestoreError(f"{source} is {image.shape[0]}x{image.shape[1]}: too small to shrink {factor}x "
+            raise RestoreError(f"{source} is {image.shape[0]}x{image.shape[1]}: too small to shrink {this_factor}x "
                              "and still give 128x128 training crops")
         target = folder / f"{name}.png"
         if target.exists():
             raise RestoreError(f"two photos would both be written as {target.name}; rename one of them")
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_png(small, target)
-        entries.append({"name": name, "file": f"train/{folder.name}/{name}.png", "height": small.shape[0],
-                        "width": small.shape[1], **provenance, "source_sha256": sha256_of_file(source),
-                        "shrink": f"{factor}x, area interpolation", "sha256": sha256_of_file(target)})
+        entries.append({"name": name, "file": target.relative_to(folder.parent.parent).as_posix(),
+                        "height": small.shape[0], "width": small.shape[1], **provenance,
+                        "source_sha256": sha256_of_file(source),
+                        "shrink": f"{this_factor}x, area interpolation", "sha256": sha256_of_file(target)})
     return entries
 
 
@@ -128,6 +147,19 @@ def debian_sources(cache: Path, system_root: Path) -> list[tuple[str, Path, dict
                                       **({"version": versions[photo.package]} if photo.package in versions else {}),
                                       "source_file": photo.package_path})
             for photo in photos]
+
+
+def extra_debian_sources(cache: Path, system_root: Path, required: bool = True
+                         ) -> list[tuple[str, Path, dict[str, Any]]]:
+    """The 258 photographs of :data:`restore.scripts.debian_photo_list.EXTRA_PACKAGES`."""
+    sources = []
+    for photo in debian_photos.find_or_fetch_extra(cache, system_root, required=required):
+        provenance = {"source": f"debian:{photo.package.package}", "version": photo.package.version,
+                      "license": photo.package.license, "source_file": photo.package_path}
+        if photo.container_sha256:
+            provenance["container_sha256"] = photo.container_sha256
+        sources.append((photo.name, photo.path, provenance))
+    return sources
 
 
 def user_sources(folders: list[Path]) -> list[tuple[str, Path, dict[str, Any]]]:
@@ -151,7 +183,8 @@ def user_sources(folders: list[Path]) -> list[tuple[str, Path, dict[str, Any]]]:
 
 
 def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 256, clip_width: int = 384,
-                 debian: bool = False, photos: tuple[Path, ...] = (), shrink_factor: int = 2,
+                 debian: bool = False, all_debian: bool = False, photos: tuple[Path, ...] = (),
+                 shrink_factor: int = 2,
                  debian_cache: Path = Path("datasets/debian_packages"),
                  system_root: Path = Path("/")) -> dict[str, Any]:
     """Write train/, eval/, clips/ and manifest.json into ``out`` (which must not exist)."""
@@ -160,15 +193,19 @@ def build_corpus(out: Path, clip_frames: int = CLIP_FRAMES, clip_height: int = 2
     held_out = export_images(EVAL_PHOTOS, out / "eval")
     held_out_pixels = {hashlib.sha256(load_rgb(name).tobytes()).hexdigest() for name in EVAL_PHOTOS}
     train = export_images(TRAIN_PHOTOS, out / "train")
-    if debian:
+    if debian or all_debian:
         train += export_shrunk(debian_sources(debian_cache, system_root), out / "train" / "debian",
                                shrink_factor, held_out_pixels)
+    if all_debian:
+        train += export_shrunk(extra_debian_sources(debian_cache, system_root), out / "train" / "debian_more",
+                               shrink_factor, held_out_pixels, reader=read_photo_upright, adaptive=True)
     if photos:
         train += export_shrunk(user_sources(list(photos)), out / "train" / "user", shrink_factor, held_out_pixels)
     clips = make_sample_set(out / "clips", frames=clip_frames, height=clip_height, width=clip_width,
                             photos=TRAIN_PHOTOS)
     manifest = {
         "format": MANIFEST_FORMAT,
+        "corpus": "v2" if all_debian else ("v1" if debian else "skimage"),
         "sources": sorted({entry["source"] for entry in train + held_out}),
         "train": train,
         "eval": held_out,
@@ -210,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debian", action="store_true",
                         help="add the natural photographs of Debian's plasma-workspace-wallpapers and "
                              "mate-backgrounds (fetched with apt-get download when not installed)")
+    parser.add_argument("--all-debian", action="store_true",
+                        help="corpus v2: --debian plus the 258 photographs of 14 more Debian packages "
+                             "(restore/scripts/debian_photo_list.py), photos above 2.5 MP shrunk further")
     parser.add_argument("--debian-cache", type=Path, default=Path("datasets/debian_packages"),
                         help="where fetched .deb files are unpacked (default: %(default)s)")
     parser.add_argument("--photos", type=Path, action="append", default=[], metavar="DIR",
@@ -230,7 +270,8 @@ def run(args: argparse.Namespace) -> int:
         raise RestoreError("clips need at least 7 frames of at least 32x32 pixels")
     try:
         manifest = make_corpus(args.out, args.overwrite, clip_frames=args.clip_frames, clip_height=height,
-                               clip_width=width, debian=args.debian, photos=tuple(args.photos),
+                               clip_width=width, debian=args.debian,
+                               all_debian=args.all_debian, photos=tuple(args.photos),
                                shrink_factor=args.shrink, debian_cache=args.debian_cache)
     except (FileExistsError, OSError) as error:
         raise RestoreError(str(error)) from None
