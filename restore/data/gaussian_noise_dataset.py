@@ -12,6 +12,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from restore.errors import DatasetError
+from restore.data.dead_leaves import DeadLeaves, photo_palette
 from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
 from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.patch_ops import (
@@ -49,6 +50,26 @@ def to_gray_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(luma[..., None], 3, axis=-1).astype(np.float32)
 
 
+def dead_leaves_options(opt: dict, train: bool, gt_size: int | None) -> tuple[DeadLeaves | None, float]:
+    """``(generator, mix)`` from a dataset's ``dead_leaves`` option; ``(None, 0)`` without one."""
+    leaves = opt.get("dead_leaves")
+    if not leaves:
+        return None, 0.0
+    where = f"dataset {opt.get('name')!r}: dead_leaves"
+    if not isinstance(leaves, dict) or "mix" not in leaves:
+        raise DatasetError(f"{where} must be a mapping with a mix share, e.g. {{mix: 0.5}}")
+    if not train or gt_size is None:
+        raise DatasetError(f"{where} needs a training dataset with gt_size")
+    mix = leaves["mix"]
+    if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1:
+        raise DatasetError(f"{where}: mix must be a share in [0, 1], got {mix!r}")
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in leaves.items() if k != "mix"}
+    try:
+        return DeadLeaves(**settings), float(mix)
+    except (TypeError, ValueError) as error:
+        raise DatasetError(f"{where}: {error}") from None
+
+
 @DATASET_REGISTRY.register()
 class GaussianNoiseDataset(data.Dataset):
     """Options: dataroot_gt (folder, searched recursively) or skimage_names (list of
@@ -59,7 +80,11 @@ class GaussianNoiseDataset(data.Dataset):
     factor drawn from this range, with area averaging; default none, crops at full size);
     gray_prob (training: the chance that a crop is turned into gray, 3 equal channels,
     default 0); in_memory (decode the dataroot_gt files once, not per sample; default
-    false); noise_seed (validation, default 0)."""
+    false); noise_seed (validation, default 0); sigma_power (training sigma drawn as
+    ``low + (high - low) * u ** sigma_power``: above 1 weights low noise more, default 1,
+    uniform); dead_leaves (training: ``{mix: share, ...}``, the share of crops that are
+    dead-leaves images drawn on the fly instead of photo crops, coloured from the photos; the
+    other keys set :class:`restore.data.dead_leaves.DeadLeaves`)."""
 
     def __init__(self, opt: dict):
         super().__init__()
@@ -73,6 +98,9 @@ class GaussianNoiseDataset(data.Dataset):
         if not 0.0 <= self.gray_prob <= 1.0:
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
+        self.sigma_power = float(opt.get("sigma_power", 1.0))
+        draw_sigma(self.sigma, np.random.default_rng(0), self.sigma_power)
+        self.leaves, self.leaves_mix = dead_leaves_options(opt, self.train, self.gt_size)
         self.scale = None if opt.get("scale") is None else parse_scale(opt["scale"], f"dataset {opt.get('name')!r}")
         if self.scale is not None and (not self.train or self.gt_size is None):
             raise DatasetError(f"dataset {opt.get('name')!r}: scale needs a training dataset with gt_size")
@@ -91,15 +119,29 @@ class GaussianNoiseDataset(data.Dataset):
                 self.images = [read_rgb_float(path) for path in self.paths]
         else:
             raise DatasetError(f"dataset {opt.get('name')!r}: set dataroot_gt or skimage_names")
+        if self.leaves is not None:  # colours: 1,024 random pixels of each photo, fixed per dataset
+            rng = np.random.default_rng(0)
+            self.palettes = photo_palette(self.images if self.images is not None
+                                          else (read_rgb_float(p) for p in self.paths), 1024, rng)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
-        clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
+        name = self.paths[index]
+        drawn = False
         if self.train:
             rng = np.random.default_rng(np.random.randint(2**31))  # np.random is seeded per worker by BasicSR
-            if self.scale is not None:
+            drawn = self.leaves is not None and rng.random() < self.leaves_mix
+        if drawn:  # a dead-leaves image in this photo's colours, already gt_size
+            clean = self.leaves.draw(self.gt_size, rng, self.palettes[index], self.images)
+            name = f"dead_leaves:{name}"
+        else:
+            clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
+        if self.train:
+            if drawn:
+                pass
+            elif self.scale is not None:
                 clean = scaled_random_crop(clean, self.gt_size, self.scale, random)
             elif self.gt_size is not None:
                 top, left = random_crop_box(clean.shape[0], clean.shape[1], self.gt_size, random)
@@ -113,6 +155,6 @@ class GaussianNoiseDataset(data.Dataset):
             if self.gt_size is not None:
                 top, left = center_crop_box(clean.shape[0], clean.shape[1], self.gt_size)
                 clean = crop(clean, top, left, self.gt_size)
-        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng), rng, self.clip, self.quantize)
-        name = self.paths[index]
+        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng, self.sigma_power), rng, self.clip,
+                                   self.quantize)
         return sample_dict(clean, noisy, name, name)

@@ -32,10 +32,16 @@ def noisy_pixels(pixels: np.ndarray, sigma_255: float, rng: np.random.Generator)
     return out
 
 
-def draw_sigma(sigma: float | list | tuple, rng: np.random.Generator) -> float:
-    """A fixed sigma, or one drawn uniformly from [low, high]."""
+def draw_sigma(sigma: float | list | tuple, rng: np.random.Generator, power: float = 1.0) -> float:
+    """A fixed sigma, or one drawn from [low, high]: ``low + (high - low) * u ** power`` with u
+    uniform. ``power`` 1 is uniform; above 1 weights low noise more (the density falls as
+    ``(s - low) ** (1 / power - 1)``: with power 2 on [0, 50], 63% of draws fall below 20, against
+    40% for uniform), the known remedy for a blind denoiser that is weak at low sigma."""
+    if not power > 0:
+        raise ValueError(f"sigma power must be > 0, got {power}")
     if isinstance(sigma, (list, tuple)):
         if len(sigma) != 2 or sigma[0] > sigma[1]:
             raise ValueError(f"sigma range must be [low, high], got {sigma}")
-        return float(rng.uniform(sigma[0], sigma[1]))
+        u = rng.random()
+        return float(sigma[0] + (sigma[1] - sigma[0]) * (u if power == 1.0 else u ** power))
     return float(sigma)
