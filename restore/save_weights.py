@@ -83,6 +83,9 @@ def parse_noise(text: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, type=Path, help="BasicSR .pth or a .safetensors state dict")
+    parser.add_argument("--param-key", choices=("params_ema", "params"), default=None,
+                        help="which network of a BasicSR checkpoint to publish (default: params_ema when the run "
+                             "kept an EMA, else params); training logs validate both")
     parser.add_argument("--name", required=True)
     parser.add_argument("--arch", required=True, help="name in basicsr's ARCH_REGISTRY, e.g. UformerSkipAt")
     parser.add_argument("--config", default="{}", help="JSON constructor kwargs")
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def publish(args: argparse.Namespace) -> int:
     from restore.api import build_network, default_weights_dir, load_state, save_pretrained
-    from restore.io.checkpoints import read_state_dict
+    from restore.io.checkpoints import read_checkpoint, read_state_dict
     from restore.io.weights_card import WeightsCard
 
     try:
@@ -117,7 +120,9 @@ def publish(args: argparse.Namespace) -> int:
         raise WeightsError(f"--config is not JSON: {error}") from None
     if not args.checkpoint.is_file():
         raise WeightsError(f"checkpoint not found: {args.checkpoint}")
-    state = read_state_dict(args.checkpoint)
+    state = read_state_dict(args.checkpoint, key=args.param_key)
+    if args.param_key is not None and args.param_key not in read_checkpoint(args.checkpoint):
+        raise WeightsError(f"{args.checkpoint} holds no {args.param_key!r} network")
     folder = args.weights_dir or default_weights_dir()
     probe = WeightsCard(name=args.name, arch=args.arch, config=config, kind=args.kind, noise=args.noise,
                         noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64)

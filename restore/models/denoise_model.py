@@ -82,7 +82,8 @@ class DenoiseModel(SRModel):
             self.model_ema(decay=self.ema_decay)
 
     def test(self) -> None:
-        net = self.net_g_ema if hasattr(self, "net_g_ema") else self.get_bare_model(self.net_g)
+        use_ema = hasattr(self, "net_g_ema") and not getattr(self, "_validating_raw", False)
+        net = self.net_g_ema if use_ema else self.get_bare_model(self.net_g)
         was_training = net.training
         net.eval()
         with torch.no_grad():
@@ -91,10 +92,21 @@ class DenoiseModel(SRModel):
 
     # ----- validation ------------------------------------------------------------
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img: bool) -> None:
-        val_opt = self.opt["val"]
+        """Validate the EMA network when the run keeps one (the one BasicSR tests), then, in
+        training, the raw network too, logged as ``<dataset>_raw``: publish whichever is better."""
         if self.is_train:  # BasicSR's last validation comes at total_iter + 1, on total_iter's weights
             current_iter = min(current_iter, int(self.opt["train"]["total_iter"]))
         dataset_name = dataloader.dataset.opt["name"]
+        self._validate(dataloader, dataset_name, current_iter, tb_logger, save_img)
+        if self.is_train and hasattr(self, "net_g_ema"):
+            self._validating_raw = True
+            try:
+                self._validate(dataloader, f"{dataset_name}_raw", current_iter, tb_logger, False)
+            finally:
+                self._validating_raw = False
+
+    def _validate(self, dataloader, dataset_name: str, current_iter, tb_logger, save_img: bool) -> None:
+        val_opt = self.opt["val"]
         metrics = val_opt.get("metrics") or {}
         quantize = bool(val_opt.get("quantize", True))
         if metrics:
