@@ -1,6 +1,7 @@
 """Gradio app: denoise images and videos in the browser.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device cpu] [--weights-dir weights]
+    skipat-app [--host 127.0.0.1] [--port 7860] [--share] [--device cpu] [--weights-dir weights]
+    python app.py ...          (the same, from the repository root)
 
 Only widgets live here; the work is in ``restore.app_service``. Everything the
 app reads or writes lives in one work folder (``--work-dir``, a fresh temporary
@@ -25,7 +26,7 @@ from restore.inference.defaults import (  # no torch: --help stays instant
     PRECISIONS,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
 SIGMA_LABEL = "Noise level σ (0–255 scale)"
 AUTO_LABEL = "Estimate σ from the input (auto)"

@@ -1,11 +1,6 @@
 """The σ slider adapts to the model: a range, one fixed σ (a slider needs min < max), or none."""
-import sys
-from pathlib import Path
-
+from restore.app import SIGMA_LABEL, sigma_control
 from restore.io.weights_card import WeightsCard
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from app import SIGMA_LABEL, sigma_control  # noqa: E402
 
 
 def card(noise: dict) -> WeightsCard:

@@ -153,7 +153,7 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, weights, args, message)
 
 
 def test_cli_and_app_tile_defaults_match_the_api():
-    import app
+    from restore import app
     from restore.denoise_image import parse_args
     from restore.inference.defaults import DEFAULT_TILE, DEFAULT_TILE_OVERLAP
 
