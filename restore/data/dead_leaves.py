@@ -65,6 +65,11 @@ class DeadLeaves:
         ``palette``: N x 3 colours (uint8 or float in [0, 1]) to draw shape colours from;
         ``textures``: photos (H x W x 3, float in [0, 1]) to cut textured shapes from.
         """
+        return self.render(size, rng, palette, textures)[0]
+
+    def render(self, size: int, rng: np.random.Generator, palette: np.ndarray,
+               textures: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`draw`'s image and its coverage (uint8, 255 where shapes fully cover a pixel)."""
         colours = _as_uint8(palette).reshape(-1, 3)
         if len(colours) == 0:
             raise ValueError("dead leaves need a non-empty palette")
@@ -93,7 +98,7 @@ class DeadLeaves:
                     canvas[..., :3] = cv2.GaussianBlur(canvas[..., :3], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
             if drawn >= (blur_after or 0) and int(canvas[..., 3].min()) >= 128:
                 break
-        return canvas[..., :3].astype(np.float32) / 255.0
+        return canvas[..., :3].astype(np.float32) / 255.0, canvas[..., 3].copy()
 
 
 def _as_uint8(colours: np.ndarray) -> np.ndarray:
