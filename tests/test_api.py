@@ -11,11 +11,9 @@ from skimage import data
 from restore.api import Denoiser
 from restore.io.weights_card import ChecksumError, ModelNotFoundError, WeightsError, read_registry
 
-from _denoiser_fixtures import LOCAL_RADIUS, publish_local
-
 
 @pytest.fixture()
-def weights_dir(tmp_path):
+def weights_dir(tmp_path, publish_local):
     publish_local(tmp_path)
     return tmp_path
 
@@ -88,10 +86,10 @@ def test_shape_and_dtype_come_back_and_alpha_is_kept(weights_dir, shape_dtype):
         assert np.array_equal(out[..., 3], image[..., 3])
 
 
-def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir):
+def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir, local_radius):
     from restore.inference.tiling import tile_starts
 
-    tile, overlap = 48, 2 * LOCAL_RADIUS + 2
+    tile, overlap = 48, 2 * local_radius + 2
     whole = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=None)
     tiled = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu",
                                      tile=tile, tile_overlap=overlap)
@@ -112,7 +110,7 @@ def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir):
     assert (got - expected).abs().max() < 0.02
 
 
-def test_sigma_is_checked_against_the_card(weights_dir, tmp_path):
+def test_sigma_is_checked_against_the_card(weights_dir, tmp_path, publish_local):
     den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
     with pytest.raises(ValueError, match="outside"):
         den(data.camera()[:16, :16], sigma=80)
@@ -121,10 +119,8 @@ def test_sigma_is_checked_against_the_card(weights_dir, tmp_path):
         Denoiser.from_pretrained(real.path, device="cpu")(data.camera()[:16, :16], sigma=10)
 
 
-def test_noise_map_model_gets_an_extra_channel(tmp_path):
-    from _denoiser_fixtures import TINY_UFORMER, publish
-
-    card = publish(tmp_path, "tiny_map", "Uformer", {**TINY_UFORMER, "dd_in": 4}, noise_map_input=True)
+def test_noise_map_model_gets_an_extra_channel(tmp_path, publish, tiny_uformer):
+    card = publish(tmp_path, "tiny_map", "Uformer", {**tiny_uformer, "dd_in": 4}, noise_map_input=True)
     den = Denoiser.from_pretrained(card.path, device="cpu")
     image = data.astronaut()[:32, :32]
     assert not np.array_equal(den(image, sigma=5), den(image, sigma=45))
@@ -136,9 +132,7 @@ def test_noise_map_model_gets_an_extra_channel(tmp_path):
         den(image, sigma=60)
 
 
-def test_video_model_streams_frames_through_the_api(tmp_path):
-    from _denoiser_fixtures import publish_video
-
+def test_video_model_streams_frames_through_the_api(tmp_path, publish_video):
     card = publish_video(tmp_path)
     den = Denoiser.from_pretrained(card.path, device="cpu")
     photo = data.astronaut()

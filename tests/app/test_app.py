@@ -14,9 +14,6 @@ from skimage import data
 
 from restore.io.image import read_image, write_image
 
-from _app_fixtures import make_clip, running_app
-from _denoiser_fixtures import publish_local, publish_uformer_pair, publish_video
-
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +23,7 @@ EXAMPLE = REPO / "assets" / "examples" / "motorcycle_sigma25.png"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, publish_local, publish_uformer_pair, publish_video, running_app):
     weights = tmp_path_factory.mktemp("weights")
     publish_uformer_pair(weights)
     publish_local(weights, name="tiny_local_real", noise={"type": "real", "dataset": "SIDD"})
@@ -78,7 +75,7 @@ def test_too_many_pixels_get_a_friendly_message(client, tmp_path):
                        api_name="/denoise_image")
 
 
-def test_video_endpoint_keeps_frames_and_audio_and_gives_a_side_by_side(client, tmp_path):
+def test_video_endpoint_keeps_frames_and_audio_and_gives_a_side_by_side(client, tmp_path, make_clip):
     from gradio_client import handle_file
 
     clip = make_clip(tmp_path / "clip.mp4", frames=9)
@@ -96,7 +93,7 @@ def test_video_endpoint_keeps_frames_and_audio_and_gives_a_side_by_side(client, 
     assert "9 frames" in stats
 
 
-def test_too_long_video_gets_a_friendly_message(client, tmp_path):
+def test_too_long_video_gets_a_friendly_message(client, tmp_path, make_clip):
     from gradio_client import handle_file
 
     clip = make_clip(tmp_path / "long.mp4", frames=30)  # 3 s at 10 fps

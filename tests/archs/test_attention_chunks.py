@@ -4,7 +4,6 @@ import threading
 import pytest
 import torch
 
-from _thread_fixtures import threads  # noqa: F401  (a fixture)
 from restore.archs import attention_ops
 from restore.archs.attention_ops import apply_attention, attention_keeping_matrix, kept_dtype
 from restore.archs.fused_ops import bf16_is_native, plain_kernels

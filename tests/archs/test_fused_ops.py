@@ -3,7 +3,6 @@ import pytest
 import torch
 from torch import nn
 
-from _thread_fixtures import threads  # noqa: F401  (a fixture)
 from restore.archs import fused_ops
 from restore.archs.fused_ops import concat_sums, conv_mlp, fused_kernels, plain_kernels
 

@@ -3,7 +3,6 @@ import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from _thread_fixtures import threads  # noqa: F401  (a fixture)
 from restore.archs import fused_ops
 from restore.archs.fused_ops import plain_kernels
 from restore.archs.skipat import ECA, ConvPhi, SkipAtPhi, build_phi, eca_kernel_size

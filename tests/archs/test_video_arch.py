@@ -5,7 +5,6 @@ import pytest
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from _thread_fixtures import threads  # noqa: F401  (a fixture)
 from restore.archs.fused_ops import plain_kernels
 from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
 from restore.archs.video_uniformer_blocks import GlobalAttention, GlobalBlock, ReusedAttention

@@ -25,9 +25,6 @@ from skimage import data
 
 from restore.io.image import write_image
 
-from _app_fixtures import make_clip, running_app
-from _denoiser_fixtures import TINY_VIDEO, publish, publish_local, publish_uformer_pair
-
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,11 +60,11 @@ def png_bomb(width: int, height: int, full: bool) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
+def weights(tmp_path_factory, publish, publish_local, publish_uformer_pair, tiny_video) -> Path:
     folder = tmp_path_factory.mktemp("weights")
     publish_local(folder)
     publish_uformer_pair(folder)
-    publish(folder, "tiny_video_skipat_gauss", "UniformerVideoSkipAt", TINY_VIDEO, kind="video",
+    publish(folder, "tiny_video_skipat_gauss", "UniformerVideoSkipAt", tiny_video, kind="video",
             noise_map_input=True)
     return folder
 
@@ -211,7 +208,7 @@ def partials(folder: Path) -> list[Path]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-def test_a_killed_video_run_leaves_no_partial_file(tmp_path, weights, how):
+def test_a_killed_video_run_leaves_no_partial_file(tmp_path, weights, how, make_clip):
     clip = make_clip(tmp_path / "clip.mp4", frames=60)
     out = tmp_path / "out"
     out.mkdir()
@@ -243,7 +240,7 @@ def resident_peak_mb(pid: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, weights):
+def app(tmp_path_factory, weights, running_app):
     work = tmp_path_factory.mktemp("work")
     options = ["--weights-dir", str(weights), "--max-image-mp", "16", "--max-upload-mb", "2", "--queue-size", "1",
                "--concurrency", "1"]
@@ -302,7 +299,7 @@ def test_the_app_refuses_an_oversized_upload(app, tmp_path):
     assert response.status_code == 413
 
 
-def test_the_app_sheds_load_when_its_queue_is_full(app, tmp_path):
+def test_the_app_sheds_load_when_its_queue_is_full(app, tmp_path, make_clip):
     _, client, _, _ = app
     from gradio_client import handle_file
 

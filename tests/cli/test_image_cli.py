@@ -15,14 +15,12 @@ from restore.denoise_image import main
 from restore.io.image import read_image, write_image
 from restore.inference.tiling import tile_starts
 
-from _denoiser_fixtures import LOCAL_RADIUS, publish_local
-
 REPO = Path(__file__).resolve().parents[2]
 PHOTO = data.astronaut()[120:216:2, 150:278:2]  # 48×64 real photo crop
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
+def weights(tmp_path_factory, publish_local) -> Path:
     folder = tmp_path_factory.mktemp("weights")
     publish_local(folder)
     return folder
@@ -100,8 +98,8 @@ def test_psnr_against_a_clean_reference(tmp_path, weights, capsys):
     assert f"PSNR {noisy_psnr:.2f} dB ->" in line
 
 
-def test_tiled_and_untiled_outputs_agree_on_the_overlap_free_interior(tmp_path, weights):
-    height, width, tile, overlap = 150, 130, 48, 2 * LOCAL_RADIUS + 2
+def test_tiled_and_untiled_outputs_agree_on_the_overlap_free_interior(tmp_path, weights, local_radius):
+    height, width, tile, overlap = 150, 130, 48, 2 * local_radius + 2
     photo = data.astronaut()[:height, :width].astype(np.uint16) * 257  # 16 bit: no 8-bit rounding ties
     write_image(tmp_path / "in.png", photo)
     assert run(weights, "--input", tmp_path / "in.png", "--output", tmp_path / "whole.png", "--tile", 0) == 0

@@ -19,12 +19,10 @@ from restore.data.sidd_medium_dataset import SIDDMediumDataset
 from restore.data.sidd_paired_dataset import SIDDPairedDataset
 from restore.scripts.prepare_sidd import crop_corners
 
-from _sidd_fixtures import NOISE_SIGMA, make_sidd_mat, make_sidd_medium, prepare
-
 REPO = Path(__file__).resolve().parents[2]
-def test_prepare_sidd_writes_seeded_exact_crops(tmp_path):
+def test_prepare_sidd_writes_seeded_exact_crops(tmp_path, make_sidd_medium, prepare_sidd):
     src = make_sidd_medium(tmp_path)
-    assert prepare(src, tmp_path / "train") == 0
+    assert prepare_sidd(src, tmp_path / "train") == 0
     gt_files = sorted((tmp_path / "train" / "groundtruth").glob("*.png"))
     assert [p.name for p in gt_files] == sorted(p.name for p in (tmp_path / "train" / "input").glob("*.png"))
     assert len(gt_files) == 3 * 4
@@ -38,20 +36,20 @@ def test_prepare_sidd_writes_seeded_exact_crops(tmp_path):
         np.testing.assert_array_equal(patch, source[top:top + 96, left:left + 96])
 
 
-def test_prepare_sidd_refuses_to_overwrite_and_reports_unpaired(tmp_path, capsys):
+def test_prepare_sidd_refuses_to_overwrite_and_reports_unpaired(tmp_path, capsys, make_sidd_medium, prepare_sidd):
     src = make_sidd_medium(tmp_path)
-    assert prepare(src, tmp_path / "train") == 0
-    assert prepare(src, tmp_path / "train") == 2
+    assert prepare_sidd(src, tmp_path / "train") == 0
+    assert prepare_sidd(src, tmp_path / "train") == 2
     assert "already exists" in capsys.readouterr().err
     orphan = next((src / "Data").glob("0002_*")) / "0002_NOISY_SRGB_010.PNG"
     orphan.unlink()
-    assert prepare(src, tmp_path / "other") == 2
+    assert prepare_sidd(src, tmp_path / "other") == 2
     assert "0002_GT_SRGB_010.PNG" in capsys.readouterr().err
-    assert prepare(src, src / "inside") == 2
+    assert prepare_sidd(src, src / "inside") == 2
 
 
 @pytest.mark.slow
-def test_prepare_sidd_cli_runs_as_a_script(tmp_path):
+def test_prepare_sidd_cli_runs_as_a_script(tmp_path, make_sidd_medium):
     src = make_sidd_medium(tmp_path, size=120)
     done = subprocess.run([sys.executable, str(REPO / "restore/scripts/prepare_sidd.py"), "--src", str(src),
                            "--dst", str(tmp_path / "out"), "--patches", "2", "--size", "256"],
@@ -67,10 +65,11 @@ def _paired(root: Path, name: str, **extra) -> SIDDPairedDataset:
                               "dataroot_lq": str(root / f"input{name}"), **extra})
 
 
-def test_paired_dataset_crops_aligned_patches_from_png_and_lmdb(tmp_path):
+def test_paired_dataset_crops_aligned_patches_from_png_and_lmdb(tmp_path, make_sidd_medium, prepare_sidd,
+                                                                 sidd_noise_sigma):
     src = make_sidd_medium(tmp_path)
-    assert prepare(src, tmp_path / "png") == 0
-    assert prepare(src, tmp_path / "db", "--format", "lmdb") == 0
+    assert prepare_sidd(src, tmp_path / "png") == 0
+    assert prepare_sidd(src, tmp_path / "db", "--format", "lmdb") == 0
     png, db = _paired(tmp_path / "png", ""), _paired(tmp_path / "db", ".lmdb")
     assert len(png) == len(db) == 12
     for dataset in (png, db):
@@ -80,16 +79,16 @@ def test_paired_dataset_crops_aligned_patches_from_png_and_lmdb(tmp_path):
         shifted = (sample["lq"][:, 8:] - sample["gt"][:, :-8]).abs().mean().item()
         # the noise's mean |n| is 0.8 sigma (less where clipped), so 0.8 sigma itself failed 1 crop in 10;
         # a shift adds content differences to the noise, so the true window has the smallest error
-        assert aligned < NOISE_SIGMA / 255 and aligned < shifted
+        assert aligned < sidd_noise_sigma / 255 and aligned < shifted
     val = SIDDPairedDataset({"name": "v", "phase": "val", "dataroot_gt": str(tmp_path / "png/groundtruth"),
                              "dataroot_lq": str(tmp_path / "png/input")})
     full = cv2.imread(str(tmp_path / "png/groundtruth/0003_004.png"))[..., ::-1] / 255.0
     np.testing.assert_allclose(val[11]["gt"].permute(1, 2, 0).numpy(), full, atol=1e-6)
 
 
-def test_paired_dataset_errors_name_the_path(tmp_path):
+def test_paired_dataset_errors_name_the_path(tmp_path, make_sidd_medium, prepare_sidd):
     src = make_sidd_medium(tmp_path)
-    assert prepare(src, tmp_path / "png") == 0
+    assert prepare_sidd(src, tmp_path / "png") == 0
     with pytest.raises(DatasetError, match="missing_dir"):
         SIDDPairedDataset({"name": "x", "phase": "train", "gt_size": 64,
                            "dataroot_gt": str(tmp_path / "missing_dir"), "dataroot_lq": str(tmp_path / "png/input")})
@@ -100,19 +99,19 @@ def test_paired_dataset_errors_name_the_path(tmp_path):
         _paired(tmp_path / "png", "")
 
 
-def test_sidd_medium_dataset_reads_the_download_layout(tmp_path):
+def test_sidd_medium_dataset_reads_the_download_layout(tmp_path, make_sidd_medium, sidd_noise_sigma):
     src = make_sidd_medium(tmp_path)
     dataset = SIDDMediumDataset({"name": "raw", "phase": "train", "dataroot": str(src), "gt_size": 64,
                                  "patches_per_image": 2})
     assert len(dataset) == 6
     sample = dataset[4]
     assert sample["gt"].shape == (3, 64, 64) and "GT_SRGB" in sample["gt_path"]
-    assert (sample["lq"] - sample["gt"]).abs().mean().item() < NOISE_SIGMA / 255  # the noise alone: 0.8 sigma
+    assert (sample["lq"] - sample["gt"]).abs().mean().item() < sidd_noise_sigma / 255  # the noise alone: 0.8 sigma
     with pytest.raises(DatasetError, match="smaller than the patch size 512"):
         SIDDMediumDataset({"name": "raw", "dataroot": str(src), "gt_size": 512})
 
 
-def test_sidd_mat_dataset_accepts_any_leading_dims(tmp_path):
+def test_sidd_mat_dataset_accepts_any_leading_dims(tmp_path, make_sidd_mat):
     gt_path, noisy_path = make_sidd_mat(tmp_path, leading=(2, 3))
     dataset = SIDDMatDataset({"name": "val", "phase": "val", "dataroot_gt": str(gt_path),
                               "dataroot_lq": str(noisy_path)})
@@ -125,7 +124,7 @@ def test_sidd_mat_dataset_accepts_any_leading_dims(tmp_path):
     assert len(SIDDMatDataset({"name": "v", "dataroot_gt": str(flat_gt), "dataroot_lq": str(flat_noisy)})) == 5
 
 
-def test_sidd_mat_dataset_errors(tmp_path):
+def test_sidd_mat_dataset_errors(tmp_path, make_sidd_mat):
     gt_path, noisy_path = make_sidd_mat(tmp_path)
     with pytest.raises(DatasetError, match="nope.mat"):
         SIDDMatDataset({"name": "v", "dataroot_gt": str(tmp_path / "nope.mat"), "dataroot_lq": str(noisy_path)})

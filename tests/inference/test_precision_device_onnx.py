@@ -12,12 +12,10 @@ from restore.api import Denoiser
 from restore.errors import RestoreError
 from restore.inference import precision
 
-from _denoiser_fixtures import TINY_UFORMER, publish
-
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return publish(tmp_path_factory.mktemp("weights"), "tiny_uformer_gauss", "Uformer", TINY_UFORMER).path
+def tiny(tmp_path_factory, publish, tiny_uformer):
+    return publish(tmp_path_factory.mktemp("weights"), "tiny_uformer_gauss", "Uformer", tiny_uformer).path
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):

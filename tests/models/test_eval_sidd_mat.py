@@ -15,7 +15,6 @@ from scipy import io as sio
 
 import restore.archs  # noqa: F401  (registers archs)
 from basicsr.utils.registry import ARCH_REGISTRY
-from _sidd_fixtures import make_sidd_mat
 
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
 
@@ -52,7 +51,7 @@ def eval_options(name: str, checkpoint: Path, gt_mat: Path, noisy_mat: Path) -> 
     }
 
 
-def test_eval_psnr_matches_an_independent_computation(tmp_path):
+def test_eval_psnr_matches_an_independent_computation(tmp_path, make_sidd_mat):
     gt_mat, noisy_mat = make_sidd_mat(tmp_path, leading=(2, 3), block=48)
     torch.manual_seed(3)
     checkpoint = tmp_path / "tiny.pth"
@@ -76,7 +75,7 @@ def test_eval_psnr_matches_an_independent_computation(tmp_path):
         shutil.rmtree(results, ignore_errors=True)
 
 
-def test_eval_reports_a_missing_mat_file(tmp_path):
+def test_eval_reports_a_missing_mat_file(tmp_path, make_sidd_mat):
     gt_mat, noisy_mat = make_sidd_mat(tmp_path)
     options = tmp_path / "test.yml"
     name = f"test_eval_{uuid.uuid4().hex[:8]}"

@@ -26,7 +26,6 @@ from restore.data.sidd_mat_dataset import SIDDMatDataset
 from restore.data.sidd_paired_dataset import SIDDPairedDataset
 from restore.models.denoise_model import DenoiseModel
 from restore.models.warmup_cosine_lr import warmup_cosine_factor
-from _sidd_fixtures import make_sidd_mat, make_sidd_medium, prepare
 
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
 
@@ -36,9 +35,9 @@ LR, WARMUP, TOTAL = 2e-3, 2, 1000
 
 
 @pytest.fixture(scope="module")
-def sidd_fixture(tmp_path_factory):
+def sidd_fixture(tmp_path_factory, make_sidd_medium, make_sidd_mat, prepare_sidd):
     root = tmp_path_factory.mktemp("sidd")
-    assert prepare(make_sidd_medium(root), root / "train") == 0
+    assert prepare_sidd(make_sidd_medium(root), root / "train") == 0
     gt_mat, noisy_mat = make_sidd_mat(root / "val", leading=(2, 3), block=32)
     return root / "train", gt_mat, noisy_mat
 
