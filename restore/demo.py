@@ -85,14 +85,14 @@ def make_noisy_clip(name: str, sigma: float, frames: int, seed: int) -> tuple[li
 
 def clip_psnr(clean: list, folder: Path) -> float:
     import numpy as np
-    from basicsr.metrics import calculate_psnr
     from skimage import io
+
+    from restore.inference.metrics import psnr
 
     frames = sorted(folder.glob("*.png"))
     if len(frames) != len(clean):
         sys.exit(f"demo failed: {folder} holds {len(frames)} frames, expected {len(clean)}")
-    return float(np.mean([calculate_psnr(io.imread(path), ref, crop_border=0, input_order="HWC")
-                          for path, ref in zip(frames, clean)]))
+    return float(np.mean([psnr(io.imread(path), ref) for path, ref in zip(frames, clean)]))
 
 
 def pretrained_demo() -> None:

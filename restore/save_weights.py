@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="which network of a BasicSR checkpoint to publish (default: params_ema when the run "
                              "kept an EMA, else params); training logs validate both")
     parser.add_argument("--name", required=True)
-    parser.add_argument("--arch", required=True, help="name in basicsr's ARCH_REGISTRY, e.g. UformerSkipAt")
+    parser.add_argument("--arch", required=True,
+                        help="a registered network (restore.registry.ARCH_REGISTRY), e.g. UformerSkipAt")
     parser.add_argument("--config", default="{}", help="JSON constructor kwargs")
     parser.add_argument("--kind", choices=("image", "video"), default="image")
     parser.add_argument("--noise", type=parse_noise, required=True, help="gaussian:LOW,HIGH or real:DATASET")

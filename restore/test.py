@@ -21,9 +21,11 @@ def evaluate(root_path: str) -> dict:
     from basicsr.data import build_dataloader, build_dataset
     from basicsr.models import build_model
     from basicsr.utils import get_env_info, get_root_logger, get_time_str, make_exp_dirs
-    from basicsr.utils.options import dict2str, parse_options
+    from basicsr.utils.options import dict2str
 
-    opt, _ = parse_options(root_path, is_train=False)
+    from restore.models.basicsr_fixes import parse_options_repo_relative
+
+    opt, _ = parse_options_repo_relative(root_path, is_train=False)
     torch.backends.cudnn.benchmark = True
     make_exp_dirs(opt)
     log_file = Path(opt["path"]["log"]) / f"test_{opt['name']}_{get_time_str()}.log"

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-import restore.archs  # noqa: F401  (registers the networks in basicsr's ARCH_REGISTRY)
+import restore.archs  # noqa: F401  (registers the networks)
 
 torch.set_num_threads(int(os.environ.get("RESTORE_TEST_THREADS", "2")))
 
@@ -39,9 +39,9 @@ def _seed() -> None:
 
 # ----- tiny published networks ---------------------------------------------------------------
 
-# A purely convolutional basicsr net (6 stacked 3x3 convs at upscale=1, receptive
-# radius 6 px): tiled and untiled outputs must agree exactly away from the seams.
-LOCAL_CONFIG = dict(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=4, upscale=1, act_type="prelu")
+# A purely convolutional net (6 stacked 3x3 convs, receptive radius 6 px): tiled and
+# untiled outputs must agree exactly away from the seams.
+LOCAL_CONFIG = dict(num_feat=8, depth=6)
 LOCAL_RADIUS = 6
 TINY_UFORMER = dict(img_size=64, embed_dim=8, depths=[1] * 9, win_size=8, modulator=True, drop_path_rate=0.0)
 # A tiny UniFormer video net with a noise-map input.
@@ -68,12 +68,11 @@ def tiny_video() -> dict:
 
 
 def _publish(folder: Path, name: str, arch: str, config: dict, seed: int = 0, **card):
-    from basicsr.utils.registry import ARCH_REGISTRY
-
     from restore.api import save_pretrained
+    from restore.registry import ARCH_REGISTRY
 
     torch.manual_seed(seed)
-    net = ARCH_REGISTRY._obj_map.get(arch) or ARCH_REGISTRY._obj_map[f"{arch}_basicsr"]
+    net = ARCH_REGISTRY.get(arch)
     card.setdefault("noise", {"type": "gaussian", "sigma": [0, 50]})
     return save_pretrained(net(**config), folder, name=name, arch=arch, config=config,
                            training_data="none: random initialisation (test fixture)", **card)
@@ -90,7 +89,7 @@ def publish_local() -> Callable:
     """``publish_local(folder, name="tiny_local_gauss", **card)``: the convolutional net of radius
     ``local_radius``."""
     def publish_local(folder: Path, name: str = "tiny_local_gauss", **card):
-        return _publish(folder, name, "SRVGGNetCompact", LOCAL_CONFIG, **card)
+        return _publish(folder, name, "DnCNN", LOCAL_CONFIG, **card)
     return publish_local
 
 

@@ -186,7 +186,8 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     assert "Stored as float16" in card["notes"] and "sources: skimage.data (test)" in card["training_data"]
     from safetensors.torch import load_file
 
-    assert all(v.dtype == torch.float16 for v in load_file(str(out / "half.safetensors")).values())
+    stored = load_file(str(out / "half.safetensors")).values()
+    assert all(v.dtype == torch.float16 for v in stored if v.is_floating_point())
     half = Denoiser.from_pretrained("half", weights_dir=out, device="cpu")
     assert all(p.dtype == torch.float32 for p in half.net.parameters())  # computed in float32
     image = data.camera()[:40, :40]

@@ -1,5 +1,6 @@
-"""Networks. Every ``*_arch.py`` here is imported so that its classes register
-in BasicSR's ``ARCH_REGISTRY`` and can be named by ``type:`` in option files."""
+"""Networks. Every ``*_arch.py`` here is imported so that its classes register in our
+``restore.registry.ARCH_REGISTRY`` and can be named by a weight card's ``arch`` or an option
+file's ``type:``."""
 import importlib
 from pathlib import Path
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from restore.errors import ConfigError
+from restore.registry import ARCH_REGISTRY
 
 # Uformer-B has 51 M parameters and the paper-sized video UniFormer 24 M; a
 # config 20x beyond the larger is a mistake, not a model.
@@ -21,16 +21,12 @@ MAX_PARAMETERS = 1_000_000_000
 
 
 def arch_class(name: object) -> type[nn.Module]:
-    """The class registered as ``name`` in BasicSR's ``ARCH_REGISTRY``."""
+    """The class registered as ``name`` in our ``ARCH_REGISTRY``."""
     import restore.archs  # noqa: F401  (registers our networks)
 
-    try:
-        if not isinstance(name, str):
-            raise KeyError(name)
-        return ARCH_REGISTRY.get(name)  # also finds basicsr's own archs, registered as <name>_basicsr
-    except KeyError:
-        ours = sorted(key for key, value in ARCH_REGISTRY._obj_map.items() if value.__module__.startswith("restore."))
-        raise ConfigError(f"arch {name!r} is not a registered network; ours are {', '.join(ours)}") from None
+    if not isinstance(name, str) or name not in ARCH_REGISTRY:
+        raise ConfigError(f"arch {name!r} is not a registered network; ours are {', '.join(ARCH_REGISTRY.names())}")
+    return ARCH_REGISTRY.get(name)
 
 
 def count_parameters(name: str, config: dict[str, Any]) -> int:

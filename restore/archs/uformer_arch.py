@@ -21,7 +21,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -30,6 +29,7 @@ from restore.archs.padding import pad_to_multiple
 from restore.archs.weight_init import init_transformer_weights
 from restore.archs.uformer_layers import (Downsample, InputProj,
                                           LeWinTransformerBlock, OutputProj, Upsample)
+from restore.registry import ARCH_REGISTRY
 
 PRESETS: dict[str, dict] = {
     "T": dict(embed_dim=16, depths=[2, 2, 2, 2, 2, 2, 2, 2, 2]),

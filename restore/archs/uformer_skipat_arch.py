@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -22,6 +21,7 @@ from restore.archs.skipat import build_phi
 from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer, UformerLevel
 from restore.archs.uformer_layers import LeFF, LeWinTransformerBlock
 from restore.archs.weight_init import init_transformer_weights
+from restore.registry import ARCH_REGISTRY
 
 
 def block_keeping_wsa(block: LeWinTransformerBlock, x: torch.Tensor

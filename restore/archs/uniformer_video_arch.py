@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from einops import rearrange
 from torch import nn
 
@@ -36,6 +35,7 @@ from restore.archs.layers import full_precision
 from restore.archs.padding import pad_to_multiple
 from restore.archs.video_uniformer_blocks import GlobalBlock, LocalBlock, pointwise
 from restore.archs.weight_init import init_transformer_weights
+from restore.registry import ARCH_REGISTRY
 
 Tensor = torch.Tensor
 BLOCK_TYPES = ("local", "global")

@@ -159,9 +159,9 @@ def heldout_clips(settings: Settings, notes: list[str]) -> list[tuple[str, np.nd
 # ----------------------------------------------------------------------------- methods
 
 def image_metrics(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
+    from restore.inference.metrics import psnr, ssim
 
-    return (float(calculate_psnr(out, clean, crop_border=0)), float(calculate_ssim(out, clean, crop_border=0)))
+    return psnr(out, clean), ssim(out, clean)
 
 
 def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ numbers repeat from run to run and do not depend on the order of images.
 import random
 
 import numpy as np
-from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from restore.errors import DatasetError
@@ -25,6 +24,7 @@ from restore.data.patch_ops import (
     sample_dict,
     scaled_random_crop,
 )
+from restore.registry import DATASET_REGISTRY
 
 
 def skimage_images(names: list[str]) -> list[np.ndarray]:

@@ -54,7 +54,7 @@ class PairedPatchStore:
         if self.lmdb != is_lmdb(lq_root):
             raise DatasetError(f"dataroot_gt and dataroot_lq must both be folders or both .lmdb: "
                                f"{gt_root}, {lq_root}")
-        self._client = None
+        self._envs = None
         if self.lmdb:
             gt_sizes = read_lmdb_meta(require_dir(self.gt_root, "ground truth lmdb"))
             lq_sizes = read_lmdb_meta(require_dir(self.lq_root, "noisy lmdb"))
@@ -93,14 +93,15 @@ class PairedPatchStore:
         if not self.lmdb:
             gt, lq = self._paths[self.names[index]]
             return read_rgb_float(gt), read_rgb_float(lq)
-        if self._client is None:  # opened lazily: lmdb handles must not cross a worker fork
-            from basicsr.utils import FileClient
-            self._client = FileClient("lmdb", db_paths=[str(self.gt_root), str(self.lq_root)],
-                                      client_keys=["gt", "lq"])
+        if self._envs is None:  # opened lazily: lmdb handles must not cross a worker fork
+            import lmdb
+            self._envs = [lmdb.open(str(root), readonly=True, lock=False, readahead=False)
+                          for root in (self.gt_root, self.lq_root)]
         name = self.names[index]
         images = []
-        for key, root in (("gt", self.gt_root), ("lq", self.lq_root)):
-            data = self._client.get(name, key)
+        for env, root in zip(self._envs, (self.gt_root, self.lq_root)):
+            with env.begin(write=False) as txn:
+                data = txn.get(name.encode("ascii"))
             if data is None:
                 raise DatasetError(f"key {name} missing in {root}")
             encoded = np.frombuffer(data, np.uint8)

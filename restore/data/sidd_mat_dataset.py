@@ -8,7 +8,6 @@ by their 1-based indices (``0001_01``), as the Uformer release names its outputs
 from pathlib import Path
 
 import numpy as np
-from basicsr.utils.registry import DATASET_REGISTRY
 from einops import rearrange
 from scipy import io as sio
 from torch.utils import data
@@ -16,6 +15,7 @@ from torch.utils import data
 from restore.errors import DatasetError
 from restore.data.image_files import require_file
 from restore.data.patch_ops import sample_dict
+from restore.registry import DATASET_REGISTRY
 
 
 def load_mat_blocks(path: str | Path, key: str | None = None) -> np.ndarray:

@@ -6,13 +6,13 @@ use it for a quick start or when disk space for patches is short.
 """
 import random
 
-from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from restore.errors import DatasetError
 from restore.data.image_files import image_size, read_rgb_float
 from restore.data.patch_ops import crop_options, paired_patch, sample_dict
 from restore.data.sidd_layout import find_sidd_pairs
+from restore.registry import DATASET_REGISTRY
 
 
 @DATASET_REGISTRY.register()

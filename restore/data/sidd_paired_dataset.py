@@ -6,11 +6,11 @@ recipe) with the 8 flip/rot90 variants, as the Uformer release does.
 """
 import random
 
-from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from restore.data.patch_ops import center_crop_box, crop, crop_options, paired_patch, sample_dict
 from restore.data.patch_stores import PairedPatchStore
+from restore.registry import DATASET_REGISTRY
 
 
 @DATASET_REGISTRY.register()

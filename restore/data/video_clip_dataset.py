@@ -27,7 +27,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from basicsr.utils.registry import DATASET_REGISTRY
 from einops import rearrange
 from torch.utils import data
 
@@ -39,6 +38,7 @@ from restore.data.photo_motion import MotionRange, motion_clip
 from restore.errors import DatasetError
 from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
+from restore.registry import DATASET_REGISTRY
 
 
 class _FrameSequence:

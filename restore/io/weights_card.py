@@ -11,7 +11,7 @@ Card layout (``<name>.json`` next to ``<name>.safetensors``)::
     {
       "format": "restore-weights-card/1",
       "name": "uformer_t_skipat_gauss",
-      "arch": "UformerSkipAt",            # a name in basicsr's ARCH_REGISTRY
+      "arch": "UformerSkipAt",            # a network in restore.registry.ARCH_REGISTRY
       "config": {"preset": "T"},          # kwargs for the arch constructor
       "kind": "image",                    # "image" (B,C,H,W) or "video" (B,T,C,H,W)
       "noise": {"type": "gaussian", "sigma": [0, 50]},   # or {"type": "real", "dataset": "SIDD"}

@@ -1,27 +1,26 @@
-"""The places where basicsr 1.4.2 assumes CUDA or lacks what the Uformer recipe needs.
+"""What basicsr 1.4.2 needs to run here, installed only when ``restore.models`` is imported: the
+alias on this module's import (it must precede basicsr's first import), the patches by
+``apply_basicsr_fixes()``. We do not fork basicsr; each kept fix, in one line:
 
-We do not fork basicsr; ``apply_basicsr_fixes()`` replaces these functions in
-place, once per process (``restore.models`` calls it on import, and so do the
-entry points):
+- ``torchvision.transforms.functional_tensor``: basicsr imports it, torchvision 0.17 removed it;
+  it is aliased to ``torchvision.transforms.functional`` (where its one used function now lives)
+  before basicsr is first imported, or basicsr cannot be imported at all.
+- ``options.init_dist``: nccl and ``torch.cuda.set_device`` hard-coded; we use gloo and no device on CPU.
+- ``BaseModel.model_to_device``: DDP wrapped with ``device_ids=[cuda device]``; on CPU we pass none.
+- ``train.parse_options``: relative ``dataroot*``/``pretrain_network*``/``resume_state`` paths are
+  resolved against the repository root (like ``experiments/``), so a run works from any folder.
+- ``train.load_resume_state``: ``storage.cuda()`` and a cwd-relative ``experiments/``; we read
+  weights only onto the CPU, look under the repository root, and skip an unreadable newest state.
+- ``BaseModel.get_optimizer``: Adam only; we build any ``torch.optim`` class (AdamW).
+- ``BaseModel.setup_schedulers``: two schedulers; we add ``WarmupCosineLR`` and ``torch.optim.lr_scheduler``.
+- ``BaseModel.load_network``: plain ``torch.load`` unpickles code; we read weights only, and ``.safetensors``.
 
-- ``init_dist`` hard-codes nccl and ``torch.cuda.set_device``: we pick nccl on
-  CUDA and gloo on CPU, and bind a GPU only when there is one.
-- DDP is wrapped with ``device_ids=[cuda device]``: on CPU we pass none.
-- resume maps the state with ``storage.cuda()`` and ``--auto_resume`` looks in a
-  cwd-relative ``experiments/``: we map to CPU (the optimiser moves its state to
-  the parameters' device), read with ``weights_only=True``, look in the
-  experiments folder under the repository root, and skip an unreadable newest state.
-- ``get_optimizer`` builds only Adam: we build any ``torch.optim`` class (AdamW).
-- ``setup_schedulers`` knows two schedulers: we add ``WarmupCosineLR`` and any
-  ``torch.optim.lr_scheduler`` class.
-- ``CosineAnnealingRestartLR`` crashes once ``sum(periods) < total_iter``: we hold
-  ``eta_min`` after the last period.
-- ``load_network`` unpickles with plain ``torch.load``: we read weights only, and
-  ``.safetensors`` too.
-- Relative ``dataroot*``/``pretrain_network*``/``resume_state`` paths in option
-  files are resolved against the repository root, like ``experiments/``, so a run
-  works from any working directory.
+Not patched: ``dist_util.init_dist`` (basicsr calls it only through ``options``), ``options.parse_options``
+(``restore/test.py`` calls :func:`parse_options_repo_relative` itself) and
+``CosineAnnealingRestartLR.get_lr``, which fails past its periods: ``restore.models.options`` refuses
+such a schedule before training starts.
 """
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -30,7 +29,20 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-import basicsr.train  # noqa: E402
+REMOVED_TORCHVISION_MODULE = "torchvision.transforms.functional_tensor"
+
+
+def alias_removed_torchvision_module() -> None:
+    """Make ``import torchvision.transforms.functional_tensor`` find ``functional`` when it is gone."""
+    try:
+        importlib.import_module(REMOVED_TORCHVISION_MODULE)
+    except ModuleNotFoundError:
+        sys.modules[REMOVED_TORCHVISION_MODULE] = importlib.import_module("torchvision.transforms.functional")
+
+
+alias_removed_torchvision_module()
+
+import basicsr.train  # noqa: E402  (only after the alias)
 import basicsr.utils.dist_util  # noqa: E402
 import basicsr.utils.options  # noqa: E402
 from basicsr.models import lr_scheduler as basicsr_lr  # noqa: E402
@@ -42,7 +54,6 @@ from restore.io.checkpoints import read_checkpoint, unwrap_state_dict  # noqa: E
 from restore.models.warmup_cosine_lr import WarmupCosineLR  # noqa: E402
 
 _ORIGINAL_PARSE_OPTIONS = basicsr.utils.options.parse_options
-_ORIGINAL_COSINE_GET_LR = basicsr_lr.CosineAnnealingRestartLR.get_lr
 _applied = False
 
 
@@ -159,12 +170,6 @@ def setup_schedulers_any(self: BaseModel) -> None:
         self.schedulers.append(build_scheduler(scheduler_type, optimizer, options))
 
 
-def cosine_restart_get_lr_held(self: basicsr_lr.CosineAnnealingRestartLR) -> list[float]:
-    if self.last_epoch > self.cumulative_period[-1]:
-        return [self.eta_min for _ in self.base_lrs]
-    return _ORIGINAL_COSINE_GET_LR(self)
-
-
 def load_network_weights_only(self: BaseModel, net: torch.nn.Module, load_path: str, strict: bool = True,
                               param_key: str | None = "params") -> None:
     net = self.get_bare_model(net)
@@ -182,13 +187,10 @@ def apply_basicsr_fixes() -> None:
     if _applied:
         return
     basicsr.utils.options.init_dist = init_dist_any_device
-    basicsr.utils.dist_util.init_dist = init_dist_any_device
-    basicsr.utils.options.parse_options = parse_options_repo_relative
     basicsr.train.parse_options = parse_options_repo_relative
     basicsr.train.load_resume_state = load_resume_state_cpu_safe
     BaseModel.model_to_device = model_to_device_any
     BaseModel.get_optimizer = get_optimizer_any
     BaseModel.setup_schedulers = setup_schedulers_any
     BaseModel.load_network = load_network_weights_only
-    basicsr_lr.CosineAnnealingRestartLR.get_lr = cosine_restart_get_lr_held
     _applied = True

@@ -39,11 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from skimage import data
 
-    import restore  # noqa: F401
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    from restore.io.image import write_image
+    import restore.archs  # noqa: F401  (registers the networks)
     from restore.api import save_pretrained
+    from restore.io.image import write_image
+    from restore.registry import ARCH_REGISTRY
 
     with tempfile.TemporaryDirectory(prefix="measure-") as tmp:
         tmp = Path(tmp)

@@ -1,7 +1,6 @@
 """Uformer + SkipAt: skipped decoder blocks compute no attention, and Phi is the paper's."""
 import pytest
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.archs import fused_ops
 from restore.archs.fused_ops import plain_kernels
@@ -9,6 +8,7 @@ from restore.archs.skipat import ECA, ConvPhi, SkipAtPhi, build_phi, eca_kernel_
 from restore.archs.uformer_arch import DEFAULT_SKIP_LEVELS, Uformer
 from restore.archs.uformer_skipat_arch import SkipAtBlock, UformerSkipAt
 from restore.inference.flops import count_macs
+from restore.registry import ARCH_REGISTRY
 
 TINY = dict(embed_dim=8, depths=[1, 2, 1, 1, 2, 1, 2, 1, 1], img_size=64, modulator=True)
 

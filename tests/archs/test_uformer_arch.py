@@ -4,12 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.archs import fused_ops
 from restore.archs.fused_ops import plain_kernels
 from restore.archs.uformer_arch import Uformer
 from restore.io.checkpoints import WeightsError, load_weights
+from restore.registry import ARCH_REGISTRY
 from restore.scripts.make_uformer_reference import CASES, reference_input, reference_weights
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures"
@@ -57,7 +57,7 @@ def test_named_official_keys():
     assert not any(k.startswith("encoderlayer") and "modulator" in k for k in state)
 
 
-def test_registered_in_basicsr():
+def test_registered():
     net = ARCH_REGISTRY.get("Uformer")(preset="T")
     assert isinstance(net, Uformer)
 

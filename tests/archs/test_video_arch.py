@@ -3,17 +3,17 @@ import threading
 
 import pytest
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 
 from restore.archs.fused_ops import plain_kernels
 from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
 from restore.archs.video_uniformer_blocks import GlobalAttention, GlobalBlock, ReusedAttention
+from restore.registry import ARCH_REGISTRY
 
 TINY = dict(embed_dim=8, enc_depths=(1, 1, 1, 2), dec_depths=(2, 1, 1, 1), bottleneck_depth=1,
             head_dim=16, drop_path_rate=0.0)
 
 
-def test_registered_in_basicsr() -> None:
+def test_registered() -> None:
     assert ARCH_REGISTRY.get("UniformerVideo") is UniformerVideo
     assert ARCH_REGISTRY.get("UniformerVideoSkipAt") is UniformerVideoSkipAt
 

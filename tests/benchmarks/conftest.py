@@ -4,9 +4,8 @@ import pytest
 import torch
 
 import restore.archs  # noqa: F401  (registers the networks)
-from basicsr.utils.registry import ARCH_REGISTRY
-
 from restore.api import save_pretrained
+from restore.registry import ARCH_REGISTRY
 
 TINY_IMAGE = {"img_size": 32, "embed_dim": 8, "depths": [1] * 9, "win_size": 8}
 TINY_VIDEO = {"embed_dim": 8, "enc_depths": [1, 1, 1, 1], "dec_depths": [1, 1, 1, 1], "bottleneck_depth": 1,

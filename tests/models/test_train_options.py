@@ -113,3 +113,10 @@ def test_bf16_autocast_falls_back_to_float32_where_bf16_would_be_emulated(monkey
     with autocast.training_autocast("bf16", torch.device("cpu")):
         assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
     assert warned == ["cpu"]
+
+
+def test_our_networks_and_datasets_are_handed_to_basicsr():
+    from restore import registry
+
+    for ours, theirs in ((registry.ARCH_REGISTRY, ARCH_REGISTRY), (registry.DATASET_REGISTRY, DATASET_REGISTRY)):
+        assert ours.names() and all(theirs.get(name) is cls for name, cls in ours.items())

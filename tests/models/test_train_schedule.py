@@ -4,10 +4,11 @@ import math
 
 import pytest
 import torch
-from basicsr.models import lr_scheduler as basicsr_lr
 
 import restore.models  # noqa: F401  (installs the fixes)
+from restore.errors import OptionsError
 from restore.models.basicsr_fixes import build_scheduler, get_optimizer_any
+from restore.models.options import check_schedule
 from restore.models.warmup_cosine_lr import WarmupCosineLR
 
 
@@ -63,13 +64,17 @@ def test_scheduler_state_round_trips_weights_only():
     assert fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
 
 
-def test_basicsr_cosine_restart_no_longer_crashes_past_its_periods():
+def test_basicsr_cosine_restart_runs_its_periods_and_a_shorter_schedule_is_refused():
+    # BasicSR's CosineAnnealingRestartLR fails past its last period: such a run is refused up front
     optimizer = _optimizer()
     scheduler = build_scheduler("CosineAnnealingRestartLR", optimizer, {"periods": [10], "eta_min": 1e-7})
-    rates = _rates(scheduler, optimizer, 25)
-    assert rates[-1] == pytest.approx(1e-7)
+    rates = _rates(scheduler, optimizer, 11)  # ten steps: to the end of the one period
+    assert rates[0] == 2e-4 and rates[-1] == pytest.approx(1e-7) and rates == sorted(rates, reverse=True)
+    schedule = {"type": "CosineAnnealingRestartLR", "periods": [10], "eta_min": 1e-7}
+    check_schedule({"train": {"total_iter": 10, "scheduler": schedule}})
+    with pytest.raises(OptionsError, match="shorter than total_iter 25"):
+        check_schedule({"train": {"total_iter": 25, "scheduler": schedule}})
     assert isinstance(build_scheduler("StepLR", optimizer, {"step_size": 3}), torch.optim.lr_scheduler.StepLR)
-    assert basicsr_lr.CosineAnnealingRestartLR.get_lr.__name__ == "cosine_restart_get_lr_held"
 
 
 def test_resuming_with_a_longer_total_iter_extends_the_cosine():
