@@ -77,6 +77,24 @@ def test_folder_skips_a_corrupt_file_keeps_inputs_and_reports_failure(tmp_path, 
     assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
+@pytest.mark.slow
+def test_folder_lines_stand_alone_in_a_log(tmp_path, weights):
+    """Read from one pipe, as a log holds stdout and stderr, each file's line is a line of its
+    own, with no progress-bar redraws ("\\r") sharing it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        write_image(folder / name, PHOTO)
+    done = subprocess.run([sys.executable, str(REPO / "restore" / "denoise_image.py"), "--weights-dir", str(weights),
+                           "--device", "cpu", "--sigma", "20", "--input", str(folder)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path, timeout=120)
+    log = done.stdout.decode()
+    assert done.returncode == 0, log
+    assert "\r" not in log
+    sources = [line.split(" -> ")[0] for line in log.splitlines() if " -> " in line]
+    assert sources == [str(folder / name) for name in ("a.png", "b.png", "c.png")]
+
+
 def test_outputs_never_overwrite_inputs(tmp_path, weights, capsys):
     source = tmp_path / "x.png"
     write_image(source, PHOTO)
