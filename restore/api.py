@@ -51,14 +51,20 @@ from restore.io.weights_card import (
     write_card,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# An installed package carries the published weights as restore/weights; a checkout has them
+# in its weights/ folder (pyproject.toml maps the one onto the other).
+INSTALLED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_DIR_ENV = "RESTORE_WEIGHTS_DIR"
 SIGMA_FRAMES = 8  # frames a video's noise level is estimated from
 
 
 def default_weights_dir() -> Path:
-    """``$RESTORE_WEIGHTS_DIR`` if set, else the repository's ``weights/``."""
-    return Path(os.environ.get(WEIGHTS_DIR_ENV) or REPO_ROOT / "weights")
+    """``$RESTORE_WEIGHTS_DIR`` if set, else the weights installed with the package, else the
+    checkout's ``weights/``."""
+    if os.environ.get(WEIGHTS_DIR_ENV):
+        return Path(os.environ[WEIGHTS_DIR_ENV])
+    return INSTALLED_WEIGHTS if INSTALLED_WEIGHTS.is_dir() else CHECKOUT_WEIGHTS
 
 
 def build_network(card: WeightsCard) -> nn.Module:
@@ -290,14 +296,19 @@ class Denoiser:
         return run
 
     def denoise_tensor(self, x: torch.Tensor, sigma: float | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                       progress: Callable[[int, int], None] | None = None, ensemble: bool = False) -> torch.Tensor:
         """Denoise a (B, 3, H, W) float tensor in [0, 1], tiled when larger than the tile.
 
         ``progress(done, total)`` is called after each tile (once for an untiled image).
+        ``ensemble``: average over the 8 flips and quarter turns of each tile (8x the time).
         """
         if self.kind != "image":
             raise RestoreError(f"model {self.name!r} is a video model; use restore.inference.video_stream with it")
         fn = self.network_fn(sigma)
+        if ensemble:
+            from restore.inference.ensemble import self_ensemble
+
+            fn = self_ensemble(fn)
         if self.tile is None or (x.shape[-2] <= self.tile and x.shape[-1] <= self.tile):
             out = fn(x)
             if progress is not None:
@@ -308,20 +319,21 @@ class Denoiser:
         return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress, workers=self.workers)
 
     def __call__(self, image: np.ndarray, sigma: float | str | None = "auto",
-                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                 progress: Callable[[int, int], None] | None = None, ensemble: bool = False) -> np.ndarray:
         """Denoise an H×W[×1|3|4] uint8/uint16/float image; same shape and dtype come back.
 
         ``sigma`` is a number (0-255 scale) or "auto"/None: estimated from the image for
         models that take a noise map, not needed by blind ones. Grayscale goes through the
         colour network as three equal channels and comes back as one; an alpha channel is
-        passed through untouched.
+        passed through untouched. ``ensemble`` averages the 8 flips and quarter turns (8x the
+        time, a little cleaner).
         """
         if sigma in (None, "auto") and not self.card.noise_map_input:
             sigma = None
         else:
             sigma = self.choose_sigma(image, sigma)[0]
         tensor, layout = split_image(image)
-        return merge_image(self.denoise_tensor(tensor, sigma, progress), layout)
+        return merge_image(self.denoise_tensor(tensor, sigma, progress, ensemble=ensemble), layout)
 
     def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | str | None = "auto", *,
                       tile: int = DEFAULT_VIDEO_TILE, tile_overlap: int = DEFAULT_VIDEO_TILE_OVERLAP,
