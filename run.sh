@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: each command installs what it needs
-# into ./.venv (once, and again when requirements.txt changes), then runs.
+# into ./.venv (once, and again when requirements.txt or pyproject.toml changes), then runs.
 #   bash run.sh demo   the main job
 #   bash run.sh test   the test suite
 set -euo pipefail
@@ -8,12 +8,14 @@ cd "$(dirname "$0")"
 
 venv=.venv
 stamp=$venv/.install-stamp
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt
+    # the project itself, editable: `import restore` and `python restore/train.py` work from anywhere
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
     echo "$want" > "$stamp"
 fi
 py=$venv/bin/python
