@@ -14,17 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from restore.inference.defaults import (  # noqa: E402  (no torch: --help stays instant)
+from restore.inference.defaults import (  # no torch: --help stays instant
     DEFAULT_IMAGE_MODEL,
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
     DEVICES,
     PRECISIONS,
 )
-from restore.io.formats import IMAGE_FORMATS  # noqa: E402
+from restore.io.formats import IMAGE_FORMATS
 
 
 def sigma_arg(text: str) -> float | str:

@@ -21,11 +21,8 @@ from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from restore.denoise_image import sigma_arg  # noqa: E402
-from restore.inference.defaults import (  # noqa: E402  (no torch: --help stays instant)
+from restore.denoise_image import sigma_arg
+from restore.inference.defaults import (  # no torch: --help stays instant
     DEFAULT_CLIP_LEN,
     DEFAULT_CLIP_OVERLAP,
     DEFAULT_VIDEO_MODEL,
@@ -34,7 +31,7 @@ from restore.inference.defaults import (  # noqa: E402  (no torch: --help stays 
     DEVICES,
     PRECISIONS,
 )
-from restore.io.formats import VIDEO_SUFFIXES  # noqa: E402
+from restore.io.formats import VIDEO_SUFFIXES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -15,10 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from restore.inference.defaults import DEFAULT_CLIP_LEN, DEFAULT_TILE, DEFAULT_VIDEO_TILE  # noqa: E402
+from restore.inference.defaults import DEFAULT_CLIP_LEN, DEFAULT_TILE, DEFAULT_VIDEO_TILE
 
 PARITY_TOLERANCE = 1e-4
 

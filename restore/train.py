@@ -6,12 +6,8 @@
 Any registered arch, model and dataset can be named in the option file.
 """
 import sys
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from restore.models.options import run_entry  # noqa: E402
+from restore.models.options import run_entry
 
 
 def train(root_path: str) -> None:

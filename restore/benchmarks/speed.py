@@ -30,7 +30,7 @@ from torch import nn
 
 from restore.archs.uformer_arch import PRESETS, Uformer
 from restore.archs.uformer_skipat_arch import UformerSkipAt
-from restore.benchmarks.common import cpu_name
+from restore.benchmarks.common import BenchmarkError, cpu_name, run_guarded
 from restore.inference.flops import count_macs
 
 
@@ -40,9 +40,9 @@ def build(kind: str, preset: str, official_dir: str | None = None) -> nn.Module:
         return Uformer(preset=preset).eval()
     if kind == "skipat":
         return UformerSkipAt(preset=preset).eval()
-    if official_dir not in sys.path:
-        sys.path.insert(0, official_dir)
-    from model import Uformer as OfficialUformer  # the official release, outside our code
+    from restore.scripts.make_uformer_reference import official_uformer
+
+    OfficialUformer = official_uformer(official_dir)  # noqa: N806  (the official release, outside our code)
     sizes = {k: dict(embed_dim=v["embed_dim"], depths=v["depths"]) for k, v in PRESETS.items()}
     return OfficialUformer(img_size=128, win_size=8, token_projection="linear",
                            token_mlp="leff", modulator=True, **sizes[preset]).eval()
@@ -172,7 +172,7 @@ def precision_psnr(precisions: list[str], device: str, sigmas: tuple[float, ...]
     import numpy as np
 
     from restore.api import Denoiser, default_weights_dir
-    from restore.benchmarks.quality import add_noise_uint8, centre_crop, image_metrics
+    from restore.benchmarks.common import add_noise_uint8, centre_crop, image_metrics
     from restore.data.photos import EVAL_PHOTOS, load_rgb
     from restore.io.weights_card import list_cards
 
@@ -237,25 +237,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_benchmark(args: argparse.Namespace) -> int:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
         else args.device
     if device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda but no CUDA device is available", file=sys.stderr)
-        return 2
+        raise BenchmarkError("--device cuda but no CUDA device is available")
     models = [m.strip().upper() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in PRESETS]
     if unknown:
-        print(f"error: unknown model size(s) {unknown}; choose from T, S, B", file=sys.stderr)
-        return 2
+        raise BenchmarkError(f"unknown model size(s) {unknown}; choose from T, S, B")
     if args.official_dir and not (args.official_dir / "model.py").is_file():
-        print(f"error: no model.py in {args.official_dir}", file=sys.stderr)
-        return 2
+        raise BenchmarkError(f"no model.py in {args.official_dir}")
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
     if not precisions or any(p not in ("fp32", "bf16", "fp16") for p in precisions):
-        print(f"error: --precision takes fp32, bf16 and fp16, got {args.precision!r}", file=sys.stderr)
-        return 2
+        raise BenchmarkError(f"--precision takes fp32, bf16 and fp16, got {args.precision!r}")
     if "fp32" not in precisions:
         precisions.insert(0, "fp32")
     official = str(args.official_dir.resolve()) if args.official_dir else None
@@ -267,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         from restore.benchmarks import video as benchmark_video
         return benchmark_video.main([])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run_benchmark, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: import the package, not modules beside this file
-    sys.path[0] = str(Path(__file__).resolve().parents[2])
-
-from restore.data.noise import add_gaussian_noise  # noqa: E402
-from restore.inference.defaults import (  # noqa: E402
+from restore.data.noise import add_gaussian_noise
+from restore.inference.defaults import (
     DEFAULT_CLIP_LEN,
     DEFAULT_CLIP_OVERLAP,
     DEFAULT_VIDEO_TILE,

@@ -8,7 +8,7 @@ which the test uses too, so only the official outputs need storing.
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,20 @@ def reference_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
+def official_uformer(official_dir: str | Path) -> type[torch.nn.Module]:
+    """The ``Uformer`` class of the official release's ``model.py`` in ``official_dir``, loaded
+    from that file alone (it imports torch, timm and einops, nothing beside it)."""
+    from restore.errors import RestoreError
+
+    path = Path(official_dir) / "model.py"
+    if not path.is_file():
+        raise RestoreError(f"{path} not found: the official directory must hold the Uformer release's model.py")
+    spec = importlib.util.spec_from_file_location("uformer_official_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Uformer
+
+
 def reference_input(side: int) -> torch.Tensor:
     """A real photo (skimage's astronaut), resized to side x side, as (1, 3, H, W) in [0, 1]."""
     import cv2
@@ -51,8 +65,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parents[2] / "tests/fixtures/uformer_official_reference.npz")
     args = parser.parse_args()
-    sys.path.insert(0, str(args.official_dir))
-    from model import Uformer as OfficialUformer  # the official release, not our code
+    OfficialUformer = official_uformer(args.official_dir)  # noqa: N806  (the official release, not our code)
 
     arrays = {}
     for name, kwargs, side, stride in CASES:

@@ -17,16 +17,13 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import cv2
+import numpy as np
+from tqdm import tqdm
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from restore.errors import DatasetError  # noqa: E402
-from restore.data.image_files import image_size  # noqa: E402
-from restore.data.sidd_layout import find_sidd_pairs  # noqa: E402
+from restore.errors import DatasetError
+from restore.data.image_files import image_size
+from restore.data.sidd_layout import find_sidd_pairs
 
 SIDES = ("groundtruth", "input")
 
