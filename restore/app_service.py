@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from restore.api import Denoiser, build_network
-from restore.data.noise import noisy_pixels
 from restore.errors import RestoreError, WeightsError
 from restore.inference.defaults import (
     APP_MAX_IMAGE_PIXELS,
@@ -28,6 +27,7 @@ from restore.inference.defaults import (
 )
 from restore.io.image import ImageReadError, read_image, write_image
 from restore.io.weights_card import WeightsCard, list_cards
+from restore.noise import NoiseModel
 
 IMAGE_MACS_SIZE = (256, 256)  # GMACs are quoted at 256×256, as in the paper's tables
 VIDEO_MACS_CLIP = (7, 256, 256)  # and per frame of a 7×256×256 clip for video (Table 6)
@@ -160,9 +160,9 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     pixels = loaded.pixels
     if add_noise:
         noise_sigma = noise_sigma if noise_sigma is not None else sigma
-        if not card.is_gaussian or not isinstance(noise_sigma, (int, float)):
-            raise RestoreError("adding noise needs a Gaussian model and a σ")
-        pixels = noisy_pixels(pixels, noise_sigma, np.random.default_rng(0))
+        if not card.noise_model.takes_sigma or not isinstance(noise_sigma, (int, float)):
+            raise RestoreError("adding noise needs a model that takes σ, and a σ")
+        pixels = card.noise_model.add_noise(pixels, noise_sigma, np.random.default_rng(0))
     denoiser = catalog.denoiser(model)
 
     def on_tile(done: int, total: int) -> None:
@@ -170,7 +170,7 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
             progress(done / total, f"{model}: tile {done}/{total}")
 
     started = time.perf_counter()
-    value, note = denoiser.choose_sigma(pixels, sigma if card.is_gaussian else None)
+    value, note = denoiser.choose_sigma(pixels, sigma if card.noise_model.takes_sigma else None)
     result = denoiser(pixels, sigma=value, progress=on_tile)
     seconds = time.perf_counter() - started
     suffix = Path(path).suffix.lower() if loaded.format in ("png", "tiff", "webp") else ".png"
@@ -180,15 +180,15 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
                     seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma_note=note)
 
 
-def video_frames(path: Path, sigma_noise: float | None,
-                 shown: deque, pts: deque) -> Iterator[np.ndarray]:
+def video_frames(path: Path, sigma_noise: float | None, shown: deque, pts: deque,
+                 noise: NoiseModel) -> Iterator[np.ndarray]:
     """Decoded frames (with optional added noise); remembers each frame for the preview and its pts."""
     from restore.io.video import read_video
 
     for index, decoded in enumerate(read_video(path)):
         frame = decoded.image
         if sigma_noise is not None:
-            frame = noisy_pixels(frame, sigma_noise, np.random.default_rng(index))
+            frame = noise.add_noise(frame, sigma_noise, np.random.default_rng(index))
         shown.append(frame)
         pts.append(decoded.pts)
         yield frame
@@ -226,15 +226,15 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
         raise RestoreError(f"the video is {info.frame_count / float(info.fps):.1f} s long; this app takes up to "
                         f"{limits.max_video_seconds:g} s. Use restore/denoise_video.py for longer videos.")
     noise_sigma = noise_sigma if noise_sigma is not None else sigma
-    if add_noise and (not card.is_gaussian or not isinstance(noise_sigma, (int, float))):
-        raise RestoreError("adding noise needs a Gaussian model and a σ")
+    if add_noise and (not card.noise_model.takes_sigma or not isinstance(noise_sigma, (int, float))):
+        raise RestoreError("adding noise needs a model that takes σ, and a σ")
     denoiser = catalog.denoiser(model)
 
     shown: deque[np.ndarray] = deque()
     pts: deque[int | None] = deque()
-    frames = video_frames(path, noise_sigma if add_noise else None, shown, pts)
+    frames = video_frames(path, noise_sigma if add_noise else None, shown, pts, card.noise_model)
     try:
-        frames, value, note = denoiser.peek_sigma(frames, sigma if card.is_gaussian else None)
+        frames, value, note = denoiser.peek_sigma(frames, sigma if card.noise_model.takes_sigma else None)
     except VideoError as error:
         raise RestoreError(user_message(error, path)) from None
     network = denoiser.network_fn(value)
@@ -245,8 +245,8 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     total = info.frame_count or max_frames
     started = time.perf_counter()
     try:
-        with VideoWriter(output, info.width, info.height, info.fps, info.time_base, audio_from=path) as writer, \
-                VideoWriter(preview, 2 * half_width, half_height, info.fps) as side_by_side:
+        with VideoWriter.like(output, info) as writer, \
+                VideoWriter(preview, 2 * half_width, half_height, info.fps, rotation=info.rotation) as side_by_side:
             for count, frame in enumerate(stream, start=1):
                 if count > max_frames:
                     raise RestoreError(f"the video is longer than {limits.max_video_seconds:g} s; "

@@ -7,8 +7,10 @@
         [--clip-len 7 --clip-overlap 2]
     python restore/denoise_video.py --frames-dir DAVIS/JPEGImages/480p/bear --sigma 30   # -> bear_denoised/
 
-The output keeps the input's resolution, frame rate, frame count and audio
-track; it is written to a temporary file and moved into place at the end
+The output keeps the input's resolution, frame rate and timestamps (variable
+frame rates included), frame count, rotation, and its audio and subtitle streams
+with their languages (a line names any stream the output container cannot
+hold); it is written to a temporary file and moved into place at the end
 (Ctrl-C and SIGTERM remove it). Exit codes: 0 written; 2 bad input
 (missing/corrupt file, not a video, sigma out of range, unknown model, bad
 option, unwritable folder); 1 an unexpected failure.
@@ -94,17 +96,16 @@ def open_source(args: argparse.Namespace):
                                   read_video)
     from restore.errors import RestoreError
     from restore.io.image import check_writable
-    from restore.io.video_frame_folder import FrameFolderWriter, list_frames, read_frame
+    from restore.io.video_frame_folder import FrameFolderWriter, frame_size, list_frames, read_frame
 
     if args.frames_dir is not None:
         paths = list_frames(args.frames_dir)
         folder = args.frames_dir.resolve()
         output = args.output or folder.with_name(f"{folder.name}_denoised")
-        first = read_frame(paths[0])
+        width, height = frame_size(paths)
         frames = (read_frame(path) for path in paths)
         if output.suffix.lower() in VIDEO_SUFFIXES:
             check_output_path(output, [])
-            height, width = first.shape[:2]
             fps = Fraction(args.fps).limit_denominator(1001)
             return frames, len(paths), lambda: VideoWriter(output, width, height, fps, crf=args.crf), output, None
         if output.resolve() == folder:
@@ -124,11 +125,7 @@ def open_source(args: argparse.Namespace):
             pts_queue.append(decoded.pts)
             yield decoded.image
 
-    def writer():
-        return VideoWriter(output, info.width, info.height, info.fps, info.time_base,
-                           audio_from=args.input, crf=args.crf)
-
-    return frames(), info.frame_count, writer, output, pts_queue
+    return frames(), info.frame_count, lambda: VideoWriter.like(output, info, crf=args.crf), output, pts_queue
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
                             clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch,
                             workers=denoiser.workers)
     with make_writer() as writer:
+        if writer.dropped:
+            print(f"note: not copied to the output: {', '.join(writer.dropped)}", flush=True)
         for frame in tqdm(stream, total=total, unit="frame", desc=f"denoise {denoiser.name}"):
             writer.write(frame, None if pts_queue is None else pts_queue.popleft())
         if pts_queue is not None and total is not None and writer.frames != total:

@@ -17,6 +17,7 @@ import argparse
 import json
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from restore.archs.uniformer_video_arch import UniformerVideo, UniformerVideoSkipAt
+from restore.benchmarks.common import cpu_name, run_guarded, write_text
 
 
 def gmacs_per_frame(arch: type, frames: int = 7, size: int = 256, **arch_kwargs: Any) -> float:
@@ -157,7 +159,6 @@ def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dic
     batch of activations) comes on top and is measured by ``cpu_fps``.
     """
     import tempfile
-    from pathlib import Path
 
     from restore.inference.video_stream import denoise_frames
     from restore.io.video import VideoWriter, probe_video, read_video
@@ -174,7 +175,7 @@ def streaming_peak_memory(video: str, tile: int = 128, overlap: int = 10) -> dic
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.mp4"
-        with VideoWriter(out, info.width, info.height, info.fps, info.time_base, audio_from=video) as writer:
+        with VideoWriter.like(out, info) as writer:
             for index, frame in enumerate(denoise_frames(lambda clip: clip, frames(), tile=tile, tile_overlap=overlap)):
                 writer.write(frame, pts[index])
         count = writer.frames
@@ -197,13 +198,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     if args.stream_memory:
         print(streaming_peak_memory(args.stream_memory))
         return 0
-    from restore.benchmarks.common import cpu_name
-
     published = published_config()
     if args.profile:
         print(f"CPU: {cpu_name()}, 1 thread, one {args.frames}x128x128 tile of the "
@@ -224,9 +222,12 @@ def main(argv: list[str] | None = None) -> int:
                 rounds=args.rounds, config=config)
             print(f"{layout} layout, CPU 480x270, full tiled path:", results[f"{layout}_cpu_fps_480x270"])
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+        write_text(Path(args.json), json.dumps(results, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
-"""Streaming video reading and writing with PyAV: audio carried over, atomic output.
+"""Streaming video reading and writing with PyAV: other streams carried over, atomic output.
 
 Frames are never all in memory: ``read_video`` yields one RGB uint8 frame at a
-time and ``VideoWriter`` encodes each frame as it arrives. The writer copies
-the source's audio packets into the output as the video advances (no audio
-re-encoding when the container accepts the codec), writes into a hidden
-temporary file beside the target, and renames it into place only when
-everything succeeded, so a crash or a bad frame never leaves half a video.
+time and ``VideoWriter`` encodes each frame as it arrives, at the source frame's
+own timestamp (variable frame rates stay variable) and with the source's
+rotation (a phone video's display matrix). The writer copies every audio and
+subtitle stream of the source into the output, with its language, as the video
+advances (no re-encoding when the container accepts the codec; audio it does
+not accept is re-encoded to AAC, and what cannot be kept is listed in
+``dropped``). It writes into a hidden temporary file beside the target and
+renames it into place only when everything succeeded, so a crash, a bad frame
+or a full disk never leaves half a video.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,7 +27,8 @@ from restore.errors import RestoreError
 from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.temp_files import sibling_temp
 
-IMAGE_DEMUXERS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "gif"}
+# Still images that FFmpeg would open as one-frame videos; an animated GIF is a video here.
+IMAGE_DEMUXERS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe"}
 
 
 class VideoError(RestoreError):
@@ -31,7 +37,7 @@ class VideoError(RestoreError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the output must keep: size, frame rate, frame count and audio."""
+    """What the output must keep: size, frame rate, frame count, rotation and the other streams."""
 
     path: Path
     width: int
@@ -41,6 +47,7 @@ class VideoInfo:
     time_base: Fraction
     has_audio: bool
     codec: str
+    rotation: int = 0  # degrees a player turns the frames by (a phone video's display matrix)
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -65,14 +72,27 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         if not stream.width or not stream.height:
             raise VideoError(f"{path} has a video stream without a frame size; is the file corrupt?")
         fps = stream.average_rate or stream.guessed_rate or Fraction(25)
+        rotation = _first_frame_rotation(container, stream)
         return VideoInfo(
             path=path, width=stream.width, height=stream.height, fps=Fraction(fps),
             # mp4/mov index every sample, so their count is exact; other containers only estimate
             frame_count=(stream.frames or None) if "mp4" in container.format.name else None, time_base=Fraction(stream.time_base or Fraction(1, 90000)),
-            has_audio=bool(container.streams.audio), codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio), codec=stream.codec_context.name, rotation=rotation,
         )
     finally:
         container.close()
+
+
+def _first_frame_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """The display rotation FFmpeg attaches to decoded frames (from the stream's display matrix,
+    which PyAV does not expose on the stream itself); 0 when the first frame does not decode,
+    which ``read_video`` then reports."""
+    try:
+        for frame in container.decode(stream):
+            return round(frame.rotation) % 360
+    except av.error.FFmpegError:
+        pass
+    return 0
 
 
 @dataclass
@@ -94,6 +114,9 @@ def read_video(path: str | os.PathLike) -> Iterator[DecodedFrame]:
         count = 0
         try:
             for frame in container.decode(stream):
+                if (frame.width, frame.height) != (stream.width, stream.height):
+                    raise VideoError(f"{path}: frame {count + 1} is {frame.width}x{frame.height}, but the video "
+                                     f"is {stream.width}x{stream.height}; videos that change size are not supported")
                 count += 1
                 yield DecodedFrame(frame.to_ndarray(format="rgb24"), frame.pts)
         except av.error.FFmpegError as error:
@@ -130,25 +153,55 @@ def check_output_path(output: Path, inputs: list[Path]) -> None:
         raise VideoError(f"output {output} must end in one of {', '.join(VIDEO_SUFFIXES)}")
 
 
-class _AudioCopier:
-    """Stream the source's audio into the output, interleaved with the video."""
+# Errors of the disk rather than of the video: reported as one line, with no output left behind.
+DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EFBIG: "the file is too large for this file system", errno.EROFS: "the file system is read-only",
+               errno.EIO: "the disk reported an input/output error"}
+
+
+def _describe(stream: av.stream.Stream) -> str:
+    language = stream.metadata.get("language")
+    codec = stream.codec_context.name or "unknown codec"
+    return f"{stream.type} #{stream.index} ({codec}{', ' + language if language and language != 'und' else ''})"
+
+
+class _StreamCopier:
+    """Carry the source's audio and subtitle streams into the output, interleaved with the video.
+
+    Packets are copied unchanged where the output container accepts their codec; audio it does not
+    accept is re-encoded to AAC. Streams that cannot be kept (subtitles in a codec the container
+    cannot hold, data streams, attachments) are named in ``dropped``."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
         self.input = av.open(str(source), mode="r")
-        in_stream = self.input.streams.audio[0]
-        self.transcode = False
-        try:
-            self.stream = output.add_stream_from_template(in_stream)
-        except (av.error.FFmpegError, ValueError):
-            self.transcode = True
-            self.stream = output.add_stream("aac", rate=in_stream.rate or 48000)
-        self.time_base = in_stream.time_base
-        self.packets = self.input.demux(in_stream)
         self.output = output
+        self.targets: dict[int, av.stream.Stream] = {}  # source stream index -> output stream
+        self.transcoded: set[int] = set()
+        self.dropped: list[str] = []
+        accepted = output.supported_codecs
+        for stream in self.input.streams:
+            if stream.type == "video" and stream.index == self.input.streams.video[0].index:
+                continue  # the one we denoise
+            name = stream.codec_context.name
+            if stream.type in ("audio", "subtitle") and name in accepted:
+                target = output.add_stream_from_template(stream)
+            elif stream.type == "audio" and name:
+                target = output.add_stream("aac", rate=stream.rate or 48000)
+                self.transcoded.add(stream.index)
+            else:
+                self.dropped.append(_describe(stream))
+                continue
+            for key in ("language", "title"):
+                if key in stream.metadata:
+                    target.metadata[key] = stream.metadata[key]
+            target.disposition = stream.disposition
+            self.targets[stream.index] = target
+        kept = [stream for stream in self.input.streams if stream.index in self.targets]
+        self.packets = self.input.demux(kept) if kept else iter(())
         self.finished = False
 
     def copy_until(self, seconds: float | None) -> None:
-        """Mux audio packets that start before ``seconds`` (all of them for None)."""
+        """Mux packets that start before ``seconds`` (all of them for None)."""
         while not self.finished:
             try:
                 packet = next(self.packets)
@@ -157,45 +210,47 @@ class _AudioCopier:
                 break
             if packet.dts is None and packet.pts is None:
                 continue  # the demuxer's flush packet
-            if self.transcode:
+            index, time_base = packet.stream.index, packet.stream.time_base
+            target = self.targets[index]
+            if index in self.transcoded:
                 for frame in packet.decode():
                     frame.pts = None
-                    for out_packet in self.stream.encode(frame):
-                        self.output.mux(out_packet)
+                    self.output.mux(target.encode(frame))
             else:
-                packet.stream = self.stream
+                packet.stream = target
                 self.output.mux(packet)
             start = packet.pts if packet.pts is not None else packet.dts
-            if seconds is not None and start * self.time_base >= seconds:
+            if seconds is not None and start * time_base >= seconds:
                 break
-        if self.finished and self.transcode:
-            for out_packet in self.stream.encode(None):
-                self.output.mux(out_packet)
-            self.transcode = False  # flushed once
+        if self.finished:
+            for index in self.transcoded:
+                self.output.mux(self.targets[index].encode(None))
+            self.transcoded = set()  # flushed once
 
     def close(self) -> None:
         self.input.close()
 
 
 class VideoWriter:
-    """Encode RGB frames to H.264 (``crf``), keeping fps, timing and the source's audio.
+    """Encode RGB frames to H.264 (``crf``), keeping fps, timing, rotation and the source's other streams.
 
     Use as a context manager; the file appears at ``path`` only after a clean exit::
 
-        with VideoWriter(out, width, height, fps, audio_from=src) as writer:
-            for frame in frames:
-                writer.write(frame, pts)
+        with VideoWriter.like(out, probe_video(src)) as writer:
+            for frame in read_video(src):
+                writer.write(frame.image, frame.pts)
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: Fraction,
-                 time_base: Fraction | None = None, audio_from: str | os.PathLike | None = None,
-                 crf: int = 18) -> None:
+                 time_base: Fraction | None = None, streams_from: str | os.PathLike | None = None,
+                 crf: int = 18, rotation: int = 0) -> None:
         self.path = Path(path)
         handle, tmp = sibling_temp(self.path, f".partial{self.path.suffix}")
         os.close(handle)
         self.tmp = Path(tmp)
         self.frames = 0
-        self.audio: _AudioCopier | None = None
+        self.last_pts: int | None = None
+        self.copier: _StreamCopier | None = None
         try:
             # faststart: the index goes first, so browsers can play while downloading
             options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
@@ -206,42 +261,72 @@ class VideoWriter:
             self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
             self.stream.options = {"crf": str(crf), "preset": "medium"}
             self.time_base = time_base or Fraction(1, 1) / Fraction(fps)
-            self.stream.time_base = self.time_base
+            # The encoder counts in the source's time base too: at 1/fps, the frames of a
+            # variable-frame-rate video that are closer than 1/fps would share a timestamp.
+            self.stream.time_base = self.stream.codec_context.time_base = self.time_base
+            if rotation:
+                self.stream.set_display_rotation(rotation)
             self.fps = Fraction(fps)
-            if audio_from is not None:
-                with av.open(str(audio_from)) as probe:
-                    has_audio = bool(probe.streams.audio)
-                if has_audio:
-                    self.audio = _AudioCopier(Path(audio_from), self.container)
+            if streams_from is not None:
+                self.copier = _StreamCopier(Path(streams_from), self.container)
+        except OSError as error:
+            self._discard()
+            raise self._disk_error(error) from None
         except BaseException:
             self._discard()
             raise
 
+    @classmethod
+    def like(cls, path: str | os.PathLike, info: VideoInfo, crf: int = 18) -> "VideoWriter":
+        """A writer for a denoised copy of ``info.path``: its size, frame rate, time base, rotation,
+        audio and subtitles."""
+        return cls(path, info.width, info.height, info.fps, info.time_base, streams_from=info.path, crf=crf,
+                   rotation=info.rotation)
+
+    @property
+    def dropped(self) -> list[str]:
+        """The source's streams that the output could not keep, described for the user."""
+        return self.copier.dropped if self.copier is not None else []
+
     def _format(self) -> str | None:
         return {".mkv": "matroska", ".webm": "matroska", ".m4v": "mp4"}.get(self.path.suffix.lower())
+
+    def _disk_error(self, error: OSError) -> Exception:
+        """A disk failure as one user-facing line naming the output, not the temporary file."""
+        reason = DISK_ERRORS.get(error.errno)
+        if reason is None:
+            return error
+        return VideoError(f"could not write {self.path}: {reason}; no output was written")
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (stream time base) or the next slot."""
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts = pts if pts is not None else round(self.frames / self.fps / self.time_base)
-        frame.time_base = self.time_base
-        if self.audio is not None:
-            self.audio.copy_until(float(frame.pts * self.time_base))
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+        if pts is None:
+            pts = round(self.frames / self.fps / self.time_base)
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1  # a muxer refuses repeated or backward timestamps
+        frame.pts, frame.time_base, self.last_pts = pts, self.time_base, pts
+        try:
+            if self.copier is not None:
+                self.copier.copy_until(float(frame.pts * self.time_base))
+            self.container.mux(self.stream.encode(frame))
+        except OSError as error:
+            raise self._disk_error(error) from None
         self.frames += 1
 
     def _finish(self) -> None:
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        if self.audio is not None:
-            self.audio.copy_until(None)
-            self.audio.close()
-        self.container.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.container.mux(self.stream.encode(None))
+            if self.copier is not None:
+                self.copier.copy_until(None)
+                self.copier.close()
+            self.container.close()
+            os.replace(self.tmp, self.path)
+        except OSError as error:
+            raise self._disk_error(error) from None
 
     def _discard(self) -> None:
-        for closer in (getattr(self, "audio", None), getattr(self, "container", None)):
+        for closer in (getattr(self, "copier", None), getattr(self, "container", None)):
             try:
                 if closer is not None:
                     closer.close()

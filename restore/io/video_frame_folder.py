@@ -1,6 +1,7 @@
 """A video stored as a folder of numbered frame images (DAVIS ships video this way).
 
-Frames are read one at a time in natural order (``2.png`` before ``10.png``);
+Frames are read one at a time in natural order (``2.png`` before ``10.png``),
+after every frame's size has been read from its header (a video has one size);
 output goes to a hidden temporary folder that is renamed into place at the end,
 so an interrupted run never leaves a half-written frame folder.
 """
@@ -42,6 +43,25 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
     return frames
 
 
+def frame_size(paths: list[Path]) -> tuple[int, int]:
+    """The frames' one (width, height), read from each file's header; an error naming the first
+    frame whose size differs, before any frame is decoded or denoised."""
+    from PIL import Image, UnidentifiedImageError
+
+    sizes = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        except (OSError, UnidentifiedImageError):
+            raise FrameFolderError(f"{path} is not a readable image") from None
+        if sizes[-1] != sizes[0]:
+            (width, height), (first_width, first_height) = sizes[-1], sizes[0]
+            raise FrameFolderError(f"{path.name} is {width}x{height} but {paths[0].name} is "
+                                   f"{first_width}x{first_height}; the frames of a video must all have one size")
+    return sizes[0]
+
+
 def read_frame(path: Path) -> np.ndarray:
     """One frame as ``(H, W, 3)`` uint8 RGB (grey is repeated, alpha dropped, 16-bit scaled)."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -65,6 +85,8 @@ def read_frame_folder(folder: str | os.PathLike) -> Iterator[np.ndarray]:
 class FrameFolderWriter:
     """Write frames as PNG files named like the inputs; the folder appears only when complete."""
 
+    dropped: tuple[str, ...] = ()  # frames alone: there are no other streams to keep
+
     def __init__(self, folder: str | os.PathLike, names: list[str]) -> None:
         self.folder = Path(folder)
         if self.folder.exists():
@@ -77,7 +99,7 @@ class FrameFolderWriter:
         """Write the next frame (``pts`` is accepted for symmetry with ``VideoWriter``; frames carry no time)."""
         name = self.names[self.frames] if self.frames < len(self.names) else f"{self.frames:05d}.png"
         if not cv2.imwrite(str(self.tmp / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise FrameFolderError(f"could not write {self.tmp / name}")
+            raise FrameFolderError(f"could not write {self.folder / name} (is the disk full?); no output was written")
         self.frames += 1
 
     def __enter__(self) -> "FrameFolderWriter":
