@@ -1,9 +1,10 @@
-"""Synthetic Gaussian noise on any folder of clean images.
+"""Synthetic noise on any folder of clean images: Gaussian, or camera noise.
 
-This is how users without SIDD train, and how our own weights are trained.
-Noise is ``clean + N(0, sigma/255)`` with sigma fixed or drawn from a range,
-clipped to [0, 1] or not, and optionally rounded to 8-bit levels. Validation noise is seeded per image, so validation
-numbers repeat from run to run and do not depend on the order of images.
+This is how users without SIDD train, and how our own weights are trained. Gaussian noise is
+``clean + N(0, sigma/255)`` with sigma fixed or drawn from a range, clipped to [0, 1] or not,
+and optionally rounded to 8-bit levels; camera noise (``noise_model: camera``) runs each crop
+through :class:`restore.data.camera_noise.CameraNoise`. Validation noise is seeded per image, so
+validation numbers repeat from run to run and do not depend on the order of images.
 """
 import random
 
@@ -11,9 +12,9 @@ import numpy as np
 from torch.utils import data
 
 from restore.errors import DatasetError
+from restore.data.camera_noise import CameraNoise
 from restore.data.dead_leaves import DeadLeaves, photo_palette
 from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
-from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.patch_ops import (
     center_crop_box,
     crop,
@@ -24,6 +25,7 @@ from restore.data.patch_ops import (
     sample_dict,
     scaled_random_crop,
 )
+from restore.noise.gaussian import add_gaussian_noise, draw_sigma
 from restore.registry import DATASET_REGISTRY
 
 
@@ -70,6 +72,26 @@ def dead_leaves_options(opt: dict, train: bool, gt_size: int | None) -> tuple[De
         raise DatasetError(f"{where}: {error}") from None
 
 
+def camera_options(opt: dict) -> CameraNoise | None:
+    """The camera noise model of a dataset's ``noise_model: camera`` (None for Gaussian noise)."""
+    kind = opt.get("noise_model", "gaussian")
+    where = f"dataset {opt.get('name')!r}"
+    if kind == "gaussian":
+        if opt.get("camera"):
+            raise DatasetError(f"{where}: camera settings need noise_model: camera")
+        return None
+    if kind != "camera":
+        raise DatasetError(f"{where}: noise_model must be gaussian or camera, got {kind!r}")
+    settings = opt.get("camera") or {}
+    if not isinstance(settings, dict):
+        raise DatasetError(f"{where}: camera must be a mapping of CameraNoise ranges")
+    try:
+        return CameraNoise(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    except TypeError as error:
+        raise DatasetError(f"{where}: camera: {error}") from None
+
+
+@DATASET_REGISTRY.register("SyntheticNoiseDataset")
 @DATASET_REGISTRY.register()
 class GaussianNoiseDataset(data.Dataset):
     """Options: dataroot_gt (folder, searched recursively) or skimage_names (list of
@@ -84,14 +106,18 @@ class GaussianNoiseDataset(data.Dataset):
     ``low + (high - low) * u ** sigma_power``: above 1 weights low noise more, default 1,
     uniform); dead_leaves (training: ``{mix: share, ...}``, the share of crops that are
     dead-leaves images drawn on the fly instead of photo crops, coloured from the photos; the
-    other keys set :class:`restore.data.dead_leaves.DeadLeaves`)."""
+    other keys set :class:`restore.data.dead_leaves.DeadLeaves`); noise_model (``gaussian``, the
+    default, or ``camera``: shot and read noise through an inverse camera pipeline, no sigma;
+    ``camera: {...}`` sets :class:`restore.data.camera_noise.CameraNoise`'s ranges)."""
 
     def __init__(self, opt: dict):
         super().__init__()
         self.opt = opt
         self.train, self.gt_size, self.augment = crop_options(opt)
-        self.sigma = opt["sigma"]
-        draw_sigma(self.sigma, np.random.default_rng(0))  # validates the range now, not in a worker
+        self.camera = camera_options(opt)
+        if self.camera is None and "sigma" not in opt:
+            raise DatasetError(f"dataset {opt.get('name')!r}: Gaussian noise needs sigma (a number or [low, high])")
+        self.sigma = opt.get("sigma")
         self.clip = bool(opt.get("clip", False))
         self.quantize = 255 if opt.get("quantize", False) else None
         self.gray_prob = float(opt.get("gray_prob", 0.0))
@@ -99,7 +125,8 @@ class GaussianNoiseDataset(data.Dataset):
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
         self.sigma_power = float(opt.get("sigma_power", 1.0))
-        draw_sigma(self.sigma, np.random.default_rng(0), self.sigma_power)
+        if self.camera is None:  # validates the range now, not in a worker
+            draw_sigma(self.sigma, np.random.default_rng(0), self.sigma_power)
         self.leaves, self.leaves_mix = dead_leaves_options(opt, self.train, self.gt_size)
         self.scale = None if opt.get("scale") is None else parse_scale(opt["scale"], f"dataset {opt.get('name')!r}")
         if self.scale is not None and (not self.train or self.gt_size is None):
@@ -148,13 +175,20 @@ class GaussianNoiseDataset(data.Dataset):
                 clean = crop(clean, top, left, self.gt_size)
             if self.augment:
                 clean = dihedral(clean, random.randrange(8))
-            if self.gray_prob and random.random() < self.gray_prob:
+            gray = bool(self.gray_prob) and random.random() < self.gray_prob
+            if gray and self.camera is None:
                 clean = to_gray_rgb(clean)
         else:
             rng = np.random.default_rng([self.seed, index])
+            gray = False
             if self.gt_size is not None:
                 top, left = center_crop_box(clean.shape[0], clean.shape[1], self.gt_size)
                 clean = crop(clean, top, left, self.gt_size)
-        noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng, self.sigma_power), rng, self.clip,
-                                   self.quantize)
+        if self.camera is not None:  # a gray photo is colour at the sensor, made gray after it
+            clean, noisy = self.camera.pair(np.ascontiguousarray(clean), rng)
+            if gray:
+                clean, noisy = to_gray_rgb(clean), to_gray_rgb(noisy)
+        else:
+            noisy = add_gaussian_noise(clean, draw_sigma(self.sigma, rng, self.sigma_power), rng, self.clip,
+                                       self.quantize)
         return sample_dict(clean, noisy, name, name)

@@ -92,3 +92,39 @@ def test_the_noise_is_correlated_across_neighbours_and_channels():
 def test_the_card_records_every_range():
     card = cn.CameraNoise().card()
     assert card["type"] == "camera" and card["shot"] == [1e-4, 1.2e-2] and card["jpeg_quality"] == [70, 95]
+
+
+def _camera_dataset(folder, phase="train", **extra):
+    from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
+
+    return GaussianNoiseDataset({"name": "cam", "phase": phase, "dataroot_gt": str(folder), "gt_size": 64,
+                                 "noise_model": "camera", **extra})
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    import cv2
+    cv2.imwrite(str(tmp_path / "coffee.png"), data.coffee()[..., ::-1])
+    return tmp_path
+
+
+def test_the_dataset_makes_camera_pairs_seeded_for_validation(photo_folder):
+    val = _camera_dataset(photo_folder, phase="val")
+    first, again = val[0], _camera_dataset(photo_folder, phase="val")[0]
+    assert np.array_equal(first["lq"].numpy(), again["lq"].numpy())
+    assert first["lq"].shape == first["gt"].shape == (3, 64, 64)
+    assert (first["lq"] - first["gt"]).abs().mean() > 1e-3
+    train = _camera_dataset(photo_folder, gray_prob=1.0, camera={"jpeg_prob": 0.0, "shot": [1e-3, 1e-3]})
+    sample = train[0]
+    assert np.allclose(sample["lq"][0], sample["lq"][1]) and np.allclose(sample["gt"][0], sample["gt"][2])
+
+
+def test_the_dataset_checks_its_noise_options(photo_folder):
+    from restore.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="noise_model"):
+        _camera_dataset(photo_folder, noise_model="poisson")
+    with pytest.raises(DatasetError, match="camera"):
+        _camera_dataset(photo_folder, camera={"iso": 100})
+    with pytest.raises(DatasetError, match="sigma"):
+        _camera_dataset(photo_folder, noise_model="gaussian")
