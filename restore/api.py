@@ -12,8 +12,9 @@ noise-map convention and the checksum check behave the same everywhere::
 
 Network conventions (what a card's ``arch`` must accept):
   * image models take (B, C, H, W), video models (B, T, C, H, W), floats in [0, 1];
-  * a model whose card says ``noise_map_input: true`` gets one extra channel,
-    appended after the colour channels (dim -3), filled with sigma / 255.
+  * a model whose card says ``noise_map_input: true`` gets its noise model's level map
+    appended after the colour channels (dim -3): for Gaussian noise one channel of sigma / 255
+    (``restore.noise``).
 """
 from __future__ import annotations
 
@@ -231,14 +232,14 @@ class Denoiser:
         return self.card.kind
 
     def check_sigma(self, sigma: float | None) -> float | None:
-        """A σ within the card's range for Gaussian models; real-noise models take none."""
+        """A σ within the card's range for noise with a level; other models (real noise) take none."""
         if sigma is None:
             if self.card.noise_map_input:
                 raise RestoreError(f"model {self.name!r} needs the noise level: pass sigma (0-255 scale)")
             return None
-        if not self.card.is_gaussian:
-            dataset = self.card.noise.get("dataset")
-            raise RestoreError(f"model {self.name!r} removes real ({dataset}) noise and takes no sigma")
+        noise = self.card.noise_model
+        if not noise.takes_sigma:
+            raise RestoreError(f"model {self.name!r} removes {noise.describe(self.card.noise)} and takes no sigma")
         low, high = self.card.sigma_range
         if not low <= float(sigma) <= high:
             raise RestoreError(f"sigma {sigma} is outside model {self.name!r}'s range [{low:g}, {high:g}]")
@@ -256,8 +257,8 @@ class Denoiser:
         if sigma not in (None, "auto"):
             value = self.check_sigma(float(sigma))
             return value, f"sigma {value:g} given"
-        if not self.card.is_gaussian:
-            return None, f"real-noise ({self.card.noise.get('dataset')}) model"
+        if not self.card.noise_model.takes_sigma:
+            return None, f"model for {self.card.noise_model.describe(self.card.noise)}"
         from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
 
         if isinstance(sample, np.ndarray) and self.kind == "image":
@@ -287,8 +288,7 @@ class Denoiser:
             home = x.device
             x = x.to(device=self.device, dtype=input_dtype)
             if self.card.noise_map_input:
-                level = x.new_full((*x.shape[:-3], 1, *x.shape[-2:]), sigma / 255.0)
-                x = torch.cat([x, level], dim=-3)
+                x = self.card.noise_model.with_noise_map(x, sigma)
             with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast):
                 out = self.net(x)
             return out.float().clamp_(0, 1).to(device=home)
@@ -367,7 +367,7 @@ class Denoiser:
         """(the same frames, σ for the network, where σ came from) for a stream: "auto"/None
         reads the first frames to estimate σ and puts them back in front of the stream."""
         frames = iter(frames)
-        if sigma not in (None, "auto") or not self.card.is_gaussian:
+        if sigma not in (None, "auto") or not self.card.noise_model.takes_sigma:
             return frames, *self.choose_sigma([], sigma)
         head = list(itertools.islice(frames, SIGMA_FRAMES))
         if not head:

@@ -33,10 +33,10 @@ AUTO_LABEL = "Estimate σ from the input (auto)"
 
 
 def sigma_control(card) -> dict:
-    """The σ slider's settings for a model: hidden for real noise, fixed for a one-σ model."""
+    """The σ slider's settings for a model: hidden for noise without a level, fixed for a one-σ model."""
     import gradio as gr
 
-    if not card.is_gaussian:
+    if not card.noise_model.takes_sigma:
         return gr.update(visible=False)
     low, high = card.sigma_range
     if low < high:
@@ -107,11 +107,12 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
     first_image = (paired or image_models or [None])[0]
 
     def controls(name: str | None):
-        """σ, auto and add-noise only for Gaussian models; the baseline toggle only when a baseline is registered."""
+        """σ, auto and add-noise only for models that take σ; the baseline toggle only when a baseline is registered."""
         if not name:
             return (gr.update(visible=False),) * 4
         card = catalog.card(name)
-        return (sigma_control(card), gr.update(visible=card.is_gaussian), gr.update(visible=card.is_gaussian),
+        takes_sigma = card.noise_model.takes_sigma
+        return (sigma_control(card), gr.update(visible=takes_sigma), gr.update(visible=takes_sigma),
                 gr.update(visible=catalog.baseline_of(name) is not None))
 
     def run_image(path, model, sigma, auto, add_noise, with_baseline, progress=gr.Progress()):

@@ -49,7 +49,7 @@ def add_noise(clean, sigma: float, seed: int):
     """Seeded Gaussian noise, rounded and clipped to uint8, as a noisy file would be."""
     import numpy as np
 
-    from restore.data.noise import noisy_pixels
+    from restore.noise.gaussian import noisy_pixels
 
     return noisy_pixels(clean, sigma, np.random.default_rng(seed))
 

@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                         f"(default: {DEFAULT_IMAGE_MODEL})")
     parser.add_argument("--weights-dir", type=Path, help="weights folder with registry.json (default: weights/)")
     parser.add_argument("--sigma", type=sigma_arg, default="auto",
-                        help="Gaussian noise level on the 0-255 scale, or 'auto' (default): estimated from "
-                             "each image and printed; blind models need none")
+                        help="noise level σ on the 0-255 scale (Gaussian noise), or 'auto' (default): estimated "
+                             "from each image and printed; blind and real-noise models need none")
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in pixels; 0 = whole image at once")
     parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
                         help="overlap of neighbouring tiles in pixels")

@@ -44,8 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="output video (or frames folder); default: "
                                                     "<name>_denoised beside the input")
     parser.add_argument("--sigma", type=sigma_arg, default="auto",
-                        help="Gaussian noise level on the 0-255 scale, or 'auto' (default): estimated once "
-                             "from the first frames and printed")
+                        help="noise level σ on the 0-255 scale (Gaussian noise), or 'auto' (default): estimated "
+                             "once from the first frames and printed")
     parser.add_argument("--model", default=DEFAULT_VIDEO_MODEL,
                         help=f"a name in weights/ or a .json card / weight file / .onnx (default: {DEFAULT_VIDEO_MODEL})")
     parser.add_argument("--weights-dir", type=Path, help="weights folder with registry.json (default: weights/)")

@@ -39,8 +39,8 @@ def parity_input(kind: str, shape: tuple[int, ...], noise_map: bool):
     import torch
 
     from restore.archs.padding import pad_to_multiple
-    from restore.data.noise import add_gaussian_noise
     from restore.data.photos import load_rgb, pan_zoom_clip
+    from restore.noise.gaussian import add_gaussian_noise, append_sigma_map
 
     size = shape[-1]
     photo = load_rgb("chelsea")
@@ -52,7 +52,7 @@ def parity_input(kind: str, shape: tuple[int, ...], noise_map: bool):
         clean = torch.from_numpy(np.stack(frames).astype(np.float32) / 255).permute(0, 3, 1, 2)[None]
     noisy = torch.from_numpy(add_gaussian_noise(clean.numpy(), 30, np.random.default_rng(0), clip=True))
     if noise_map:
-        noisy = torch.cat([noisy, torch.full_like(noisy[..., :1, :, :], 30 / 255)], dim=-3)
+        noisy = append_sigma_map(noisy, 30)
     return noisy
 
 

@@ -47,15 +47,15 @@ def half_precision_check(net, state: dict, kind: str, noise_map_input: bool) -> 
     import torch
 
     from restore.api import cast_floating
-    from restore.data.noise import add_gaussian_noise
     from restore.data.photos import load_rgb
+    from restore.noise.gaussian import add_gaussian_noise, append_sigma_map
 
     photo = load_rgb("chelsea")[:128, :128].astype(np.float32) / 255.0
     clean = np.stack([np.roll(photo, 2 * t, axis=1) for t in range(7)]) if kind == "video" else photo
     noisy = torch.from_numpy(add_gaussian_noise(clean, 30, np.random.default_rng(0), clip=False))
     noisy = noisy.movedim(-1, -3)[None]
     if noise_map_input:
-        noisy = torch.cat([noisy, torch.full_like(noisy[..., :1, :, :], 30 / 255)], dim=-3)
+        noisy = append_sigma_map(noisy, 30)
     outputs = []
     for weights in (state, cast_floating(state, torch.float16)):
         net.load_state_dict(cast_floating(weights, torch.float32), strict=True)
@@ -67,17 +67,16 @@ def half_precision_check(net, state: dict, kind: str, noise_map_input: bool) -> 
 
 
 def parse_noise(text: str) -> dict[str, Any]:
-    """'gaussian:0,50' or 'real:SIDD' -> the card's noise mapping."""
+    """'gaussian:0,50' or 'real:SIDD' (TYPE:PARAMETERS of a registered noise model) -> the card's noise mapping."""
+    from restore.noise import noise_model, noise_types
+
     kind, _, rest = text.partition(":")
-    if kind == "gaussian":
-        try:
-            low, high = (float(v) for v in rest.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError("write gaussian noise as gaussian:LOW,HIGH, e.g. gaussian:0,50") from None
-        return {"type": "gaussian", "sigma": [low, high]}
-    if kind == "real" and rest:
-        return {"type": "real", "dataset": rest}
-    raise argparse.ArgumentTypeError("noise is gaussian:LOW,HIGH or real:DATASET")
+    if kind not in noise_types():
+        raise argparse.ArgumentTypeError(f"noise is {' or '.join(noise_model(t).usage for t in noise_types())}")
+    try:
+        return noise_model(kind).from_text(rest)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,7 @@ def clips(folder: Path, sigma: float, size: int, frames: int, seed: int) -> list
     """``(name, clean, noisy)`` uint8 clips of ``frames x size x size``, one per photo of ``folder``: a
     seeded camera path over the photo, as ``photo_motion`` draws them for training, and seeded noise."""
     from restore.data.image_files import list_images, read_rgb_float
-    from restore.data.noise import noisy_pixels
+    from restore.noise.gaussian import noisy_pixels
     from restore.data.photo_motion import MotionRange, motion_clip
 
     motion = MotionRange(max_speed=12.0, max_zoom=0.01, scale=(0.5, 1.0))

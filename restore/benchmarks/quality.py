@@ -48,7 +48,7 @@ from restore.benchmarks.classical import (
     per_frame,
 )
 from restore.benchmarks.common import cpu_name
-from restore.data.noise import noisy_pixels
+from restore.noise.gaussian import noisy_pixels
 from restore.data.photos import (
     CLIP_FRAMES,
     EVAL_PHOTOS,

@@ -70,6 +70,7 @@ def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames:
     from restore.data.photos import load_rgb as load_photo
     from restore.data.photos import pan_zoom_clip
     from restore.inference.video_stream import denoise_frames
+    from restore.noise.gaussian import append_sigma_map
 
     if threads:
         torch.set_num_threads(threads)
@@ -83,8 +84,7 @@ def cpu_fps(archs: dict[str, type], width: int = 480, height: int = 270, frames:
         for _ in range(rounds):
             for name, net in nets.items():
                 start = time.perf_counter()
-                fn = net if channels == 3 else (lambda clip, net=net: net(torch.cat(
-                    [clip, torch.full_like(clip[:, :, :1], 30 / 255)], dim=2)))
+                fn = net if channels == 3 else (lambda clip, net=net: net(append_sigma_map(clip, 30)))
                 count = sum(1 for _ in denoise_frames(fn, iter(video), tile=tile, tile_overlap=overlap,
                                                       clip_len=clip_len, clip_overlap=clip_overlap,
                                                       workers=torch.get_num_threads()))

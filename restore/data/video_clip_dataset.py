@@ -33,11 +33,11 @@ from torch.utils import data
 from restore.data.gaussian_noise_dataset import to_gray_rgb
 from restore.data.image_files import image_size, list_images
 from restore.archs.padding import mirror_indices
-from restore.data.noise import add_gaussian_noise, draw_sigma
 from restore.data.photo_motion import MotionRange, motion_clip
 from restore.errors import DatasetError
 from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
+from restore.noise.gaussian import add_gaussian_noise, append_sigma_map, draw_sigma
 from restore.registry import DATASET_REGISTRY
 
 
@@ -273,6 +273,6 @@ class VideoClipDataset(data.Dataset):
         gt = torch.from_numpy(np.ascontiguousarray(rearrange(clean, "t h w c -> t c h w")))
         lq = torch.from_numpy(np.ascontiguousarray(rearrange(noisy, "t h w c -> t c h w")))
         if self.noise_map:
-            lq = torch.cat([lq, torch.full_like(lq[:, :1], sigma / 255.0)], dim=1)
+            lq = append_sigma_map(lq, sigma)
         name = f"{sequence.name}"
         return {"lq": lq, "gt": gt, "lq_path": name, "gt_path": name, "sigma": sigma}

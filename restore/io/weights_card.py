@@ -14,8 +14,8 @@ Card layout (``<name>.json`` next to ``<name>.safetensors``)::
       "arch": "UformerSkipAt",            # a network in restore.registry.ARCH_REGISTRY
       "config": {"preset": "T"},          # kwargs for the arch constructor
       "kind": "image",                    # "image" (B,C,H,W) or "video" (B,T,C,H,W)
-      "noise": {"type": "gaussian", "sigma": [0, 50]},   # or {"type": "real", "dataset": "SIDD"}
-      "noise_map_input": false,           # true: one sigma/255 channel is appended to the input
+      "noise": {"type": "gaussian", "sigma": [0, 50]},   # a restore.noise model; or {"type": "real", "dataset": "SIDD"}
+      "noise_map_input": false,           # true: the noise model's level map is appended to the input
       "training_data": "DIV2K+Flickr2K, random 128x128 crops",
       "psnr": null,                       # or {"dataset": "CBSD68", "sigma": 25, "value": 31.2}
       "weights": "uformer_t_skipat_gauss.safetensors",
@@ -39,11 +39,11 @@ from typing import Any
 from restore.errors import ChecksumError, ModelNotFoundError, WeightsError
 from restore.io.formats import WEIGHT_SUFFIXES
 from restore.io.temp_files import replace_atomically
+from restore.noise import NoiseModel, noise_model, noise_types
 
 CARD_FORMAT = "restore-weights-card/1"
 REGISTRY_FILE = "registry.json"
 KINDS = ("image", "video")
-NOISE_TYPES = ("gaussian", "real")
 STORED_DTYPES = ("float32", "float16", "bfloat16")
 
 
@@ -94,16 +94,14 @@ class WeightsCard:
             raise WeightsError(f"{where}: format {self.format!r} is not {CARD_FORMAT!r}")
         if self.kind not in KINDS:
             raise WeightsError(f"{where}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.noise.get("type") not in NOISE_TYPES:
-            raise WeightsError(f"{where}: noise.type must be one of {NOISE_TYPES}, got {self.noise.get('type')!r}")
-        if self.noise["type"] == "gaussian":
-            sigma = self.noise.get("sigma")
-            numbers = isinstance(sigma, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                      for v in sigma)
-            if not (numbers and len(sigma) == 2 and 0 <= sigma[0] <= sigma[1] <= 255):
-                raise WeightsError(f"{where}: gaussian noise needs sigma: [low, high] within 0-255, got {sigma!r}")
-        if self.noise_map_input and self.noise["type"] != "gaussian":
-            raise WeightsError(f"{where}: a noise-map input only makes sense for gaussian noise")
+        if not isinstance(self.noise.get("type"), str) or self.noise["type"] not in noise_types():
+            raise WeightsError(f"{where}: noise.type must be one of {tuple(noise_types())}, "
+                               f"got {self.noise.get('type')!r}")
+        problem = self.noise_model.check(self.noise)
+        if problem:
+            raise WeightsError(f"{where}: {problem}")
+        if self.noise_map_input and not self.noise_model.takes_sigma:
+            raise WeightsError(f"{where}: a noise-map input needs noise with a level, not {self.noise['type']} noise")
         if not all(isinstance(key, str) for key in self.config):
             raise WeightsError(f"{where}: config must map constructor keyword names to values")
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
@@ -119,13 +117,19 @@ class WeightsCard:
                                f"{(*WEIGHT_SUFFIXES, '.onnx')}")
 
     @property
+    def noise_model(self) -> NoiseModel:
+        """What the noise this model removes is: whether it takes σ, its range, its noise map."""
+        return noise_model(self.noise["type"])
+
+    @property
     def is_gaussian(self) -> bool:
+        """Gaussian noise, which the benchmarks and the demo synthesise to score a model."""
         return self.noise["type"] == "gaussian"
 
     @property
     def sigma_range(self) -> tuple[float, float] | None:
-        """The σ range (0–255 scale) the model was trained for; None for real noise."""
-        return tuple(self.noise["sigma"]) if self.is_gaussian else None
+        """The σ range (0–255 scale) the model was trained for; None for noise without a level."""
+        return self.noise_model.sigma_range(self.noise)
 
     @property
     def weights_path(self) -> Path:

@@ -18,7 +18,10 @@ apply_basicsr_fixes()
 for _ours, _theirs in ((ARCH_REGISTRY, basicsr_registry.ARCH_REGISTRY),
                        (DATASET_REGISTRY, basicsr_registry.DATASET_REGISTRY)):
     for _name, _cls in _ours.items():
-        _theirs.register(_cls)
+        if _name == _cls.__name__:
+            _theirs.register(_cls)
+        else:  # a second name of one class: BasicSR's register() names by class, so register it by name
+            _theirs._do_register(_name, _cls)
 
 for _file in sorted(Path(__file__).parent.glob("*_model.py")):
     importlib.import_module(f"{__name__}.{_file.stem}")

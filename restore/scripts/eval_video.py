@@ -23,7 +23,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from restore.data.noise import add_gaussian_noise
 from restore.inference.defaults import (
     DEFAULT_CLIP_LEN,
     DEFAULT_CLIP_OVERLAP,

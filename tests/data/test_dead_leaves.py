@@ -6,7 +6,7 @@ from skimage import data as skdata
 
 from restore.data.dead_leaves import DeadLeaves, photo_palette
 from restore.data.gaussian_noise_dataset import GaussianNoiseDataset
-from restore.data.noise import draw_sigma
+from restore.noise.gaussian import draw_sigma
 from restore.errors import DatasetError
 
 PHOTO = skdata.coffee().astype(np.float32) / 255.0

@@ -1,10 +1,17 @@
 """Additive white Gaussian noise, with sigma on the 0-255 scale as papers quote it.
 
-The one place noise is made: training data, validation, benchmarks, the demo and the app
-all call :func:`add_gaussian_noise` (directly, or through :func:`noisy_pixels` for
-integer images).
+The one place this noise is made: training data, validation, benchmarks, the demo and the app
+all call :func:`add_gaussian_noise` (directly, or through :func:`noisy_pixels` for integer
+images), and every network that takes a noise map gets it from :func:`append_sigma_map`.
+A card says ``{"type": "gaussian", "sigma": [low, high]}``.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+
+from restore.noise.base import NoiseModel, register_noise_model
 
 
 def add_gaussian_noise(clean: np.ndarray, sigma_255: float, rng: np.random.Generator, clip: bool,
@@ -45,3 +52,50 @@ def draw_sigma(sigma: float | list | tuple, rng: np.random.Generator, power: flo
         u = rng.random()
         return float(sigma[0] + (sigma[1] - sigma[0]) * (u if power == 1.0 else u ** power))
     return float(sigma)
+
+
+def append_sigma_map(x, sigma: float):
+    """``x`` (..., C, H, W), a torch tensor, with one channel filled with sigma/255 appended after its
+    C colour channels: the noise-map input of every network whose card says ``noise_map_input``."""
+    import torch
+
+    level = x.new_full((*x.shape[:-3], 1, *x.shape[-2:]), sigma / 255.0)
+    return torch.cat([x, level], dim=-3)
+
+
+@register_noise_model
+class GaussianNoise(NoiseModel):
+    """One σ per image, drawn from the card's range in training."""
+
+    name = "gaussian"
+    takes_sigma = True
+    usage = "gaussian:LOW,HIGH"
+
+    def check(self, noise: dict[str, Any]) -> str | None:
+        sigma = noise.get("sigma")
+        numbers = isinstance(sigma, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in sigma)
+        if not (numbers and len(sigma) == 2 and 0 <= sigma[0] <= sigma[1] <= 255):
+            return f"gaussian noise needs sigma: [low, high] within 0-255, got {sigma!r}"
+        return None
+
+    def from_text(self, text: str) -> dict[str, Any]:
+        try:
+            low, high = (float(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError("write gaussian noise as gaussian:LOW,HIGH, e.g. gaussian:0,50") from None
+        return {"type": self.name, "sigma": [low, high]}
+
+    def describe(self, noise: dict[str, Any]) -> str:
+        low, high = self.sigma_range(noise)
+        return f"Gaussian noise, σ {low:g}–{high:g}"
+
+    def sigma_range(self, noise: dict[str, Any]) -> tuple[float, float]:
+        low, high = noise["sigma"]
+        return float(low), float(high)
+
+    def with_noise_map(self, x, sigma: float):
+        return append_sigma_map(x, sigma)
+
+    def add_noise(self, pixels: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+        return noisy_pixels(pixels, sigma, rng)
