@@ -5,7 +5,7 @@ scikit-image's non-local means. Each method here takes uint8 RGB input and a
 known σ (0–255 scale; the classical methods get the true σ, our blind models do
 not need it) and returns uint8 RGB, as a saved file would be. CBM3D needs the
 optional ``bm3d`` package (``requirements-benchmark.txt``); when it is missing
-:class:`MissingDependency` says so in one sentence.
+``restore.errors.MissingDependency`` says so in one sentence.
 
 Parameters: CBM3D uses its own defaults (profile 'np', opponent colour space).
 Non-local means strengths were picked once on crops of the *training* photos
@@ -15,34 +15,18 @@ scikit-image ``h = 0.6 σ`` with ``sigma = σ``, 5×5 patches, distance 6, fast 
 """
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Callable
 
 import cv2
 import numpy as np
 
-BENCHMARK_REQUIREMENTS = "requirements-benchmark.txt"
+from restore.benchmarks.common import optional_import
+
 OPENCV_STRENGTH = 0.6
 SKIMAGE_STRENGTH = 0.6
 MULTI_WINDOW = 5  # frames seen by fastNlMeansDenoisingColoredMulti (odd, centred)
 
 ImageMethod = Callable[[np.ndarray, float], np.ndarray]
-
-
-class MissingDependency(RuntimeError):
-    """An optional package of the benchmark is not installed; the message says how to get it."""
-
-
-def optional_import(module: str, method: str) -> ModuleType:
-    """Import an optional package or raise :class:`MissingDependency` naming the skipped method."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependency(
-            f"{method} skipped: the optional package '{module}' is not installed "
-            f"(pip install -r {BENCHMARK_REQUIREMENTS})"
-        ) from None
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -81,7 +65,7 @@ IMAGE_METHODS: dict[str, ImageMethod] = {
 
 
 def check_available(name: str) -> None:
-    """Raise :class:`MissingDependency` now if ``name`` cannot run (before any timing)."""
+    """Raise ``MissingDependency`` now if ``name`` cannot run (before any timing)."""
     if name in ("CBM3D", "CBM3D per frame"):
         optional_import("bm3d", name)
 

@@ -19,15 +19,19 @@ import sys
 
 import numpy as np
 
-from restore.benchmarks.common import add_model_options
-from restore.benchmarks.quality import (
+from restore.benchmarks.common import (
     BenchmarkError,
     accepts_sigma,
+    add_model_options,
+    bad_input,
+    check_out_file,
     load_models,
     model_method,
+    print_notes,
     print_report,
+    run_guarded,
+    still_shot,
 )
-from restore.benchmarks.still_shot import still_shot
 
 
 def flat_clip(level: int, frames: int, size: int, sigma: float, seed: int) -> np.ndarray:
@@ -89,14 +93,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
-    try:
+    with bad_input():
         if args.frames < 2 or not 0 < args.sigma <= 255 or args.size < 16 or args.threads < 1:
             raise BenchmarkError("need --frames >= 2, 0 < --sigma <= 255, --size >= 16 and --threads >= 1")
-        if args.out is not None and args.out.is_dir():
-            raise BenchmarkError(f"--out {args.out} is a folder; give a file name such as {args.out / 'flat_field.md'}")
+        check_out_file(args.out, "flat_field.md")
         levels = parse_levels(args.levels)
         import torch
         torch.set_num_threads(args.threads)
@@ -104,17 +106,17 @@ def main(argv: list[str] | None = None) -> int:
                   if m.card.is_gaussian and accepts_sigma(m, args.sigma)]
         if not models:
             raise BenchmarkError(f"no Gaussian model for σ {args.sigma:g} to measure: register one or pass --model")
-    except (BenchmarkError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(notes)
     from tqdm import tqdm
 
     table = {level: measure(level, args.frames, args.size, args.sigma, args.seed, models)
              for level in tqdm(levels, desc="flat fields", unit="level")}
     report = markdown(table, args.frames, args.sigma, args.size)
     return print_report(report, args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

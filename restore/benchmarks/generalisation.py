@@ -29,18 +29,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from restore.benchmarks.classical import MissingDependency, cbm3d, check_available, to_uint8
-from restore.benchmarks.common import add_model_options
-from restore.benchmarks.quality import (
+from restore.benchmarks.classical import cbm3d, check_available, to_uint8
+from restore.benchmarks.common import (
     BenchmarkError,
     accepts_sigma,
+    add_model_options,
+    bad_input,
+    check_out_file,
     clip_scores,
     image_metrics,
     load_models,
     method_label,
     model_method,
+    print_notes,
     print_report,
+    run_guarded,
 )
+from restore.errors import MissingDependency
 
 SETS = {"training photos": "train", "held-out photos": "eval"}
 
@@ -128,15 +133,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
-    try:
+    with bad_input():
         if not 0 < args.sigma <= 255 or args.size < 16 or args.threads < 1 or args.frames < 2:
             raise BenchmarkError("need 0 < --sigma <= 255, --size >= 16, --frames >= 2 and --threads >= 1")
-        if args.out is not None and args.out.is_dir():
-            raise BenchmarkError(f"--out {args.out} is a folder; give a file name such as "
-                                 f"{args.out / 'generalisation.md'}")
+        check_out_file(args.out, "generalisation.md")
         folders = {name: args.corpus / sub for name, sub in SETS.items()}
         missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
         if missing:
@@ -163,9 +165,6 @@ def main(argv: list[str] | None = None) -> int:
                                  "register them or pass --model")
         if not models:
             raise BenchmarkError(f"no Gaussian image model for σ {args.sigma:g}: register one or pass --model")
-    except (BenchmarkError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     ours = [m for m in models if m.kind == kinds[0]]  # the video models, or the image models
     methods = {method_label(m): model_method(m) for m in ours}
     reference = None
@@ -181,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             reference = "CBM3D"
         except MissingDependency as missing:
             notes.append(str(missing))
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(notes)
     from tqdm import tqdm
 
     unit = "clip" if args.video else "crop"
@@ -190,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         table = measure(sets, methods, args.sigma, progress)
     compared = [method_label(m) for m in ours]
     return print_report(markdown(table, sets, args.sigma, args.size, reference, compared), args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

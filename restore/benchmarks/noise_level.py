@@ -23,8 +23,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from restore.benchmarks.common import cpu_name
-from restore.data.photos import EVAL_PHOTOS, TRAIN_PHOTOS, load_rgb, pan_zoom_clip
+from restore.benchmarks.common import (
+    VIDEO_PAN_PHOTOS,
+    BenchmarkError,
+    check_held_out,
+    check_out_file,
+    centre_crop,
+    cpu_name,
+    print_report,
+    run_guarded,
+)
+from restore.data.photos import EVAL_PHOTOS, load_rgb, pan_zoom_clip
+from restore.inference.metrics import psnr
 from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
 
 if TYPE_CHECKING:
@@ -32,7 +42,6 @@ if TYPE_CHECKING:
 
 SIGMAS = (5, 15, 25, 30, 50)
 VIDEO_SIGMAS = (15, 30, 50)
-VIDEO_PHOTOS = ("chelsea", "motorcycle_left", "camera")
 QUICK_VIDEO_PHOTOS = ("chelsea",)
 QUICK_VIDEO_SIGMAS = (30,)
 VIDEO_MODEL = "uniformer_skipat_gauss"
@@ -41,10 +50,6 @@ QUICK_CROP = 256              # --quick: centre crops of at most this side for t
 FLAT_GRADIENT = 2.0           # a clean pixel is flat when its luma gradient is below this (levels per pixel)
 FLAT_SHARE = 0.6              # a photo is flat-dominated when at least this share of its pixels is flat
 TIMING_SIZE = (1080, 1920)
-
-
-class BenchmarkError(ValueError):
-    """Bad arguments; the message is for the user."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +136,6 @@ def error_summary(readings: list[Reading], sigmas: tuple[float, ...]) -> list[Su
     return rows
 
 
-def psnr(clean: np.ndarray, out: np.ndarray) -> float:
-    """PSNR in dB of uint8 ``out`` against ``clean``, over the whole array."""
-    mse = np.mean((clean.astype(np.float64) - out.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
 def clip_psnr(clean: np.ndarray, out: np.ndarray) -> float:
     """Mean over the frames of each frame's PSNR."""
     return float(np.mean([psnr(c, o) for c, o in zip(clean, out)]))
@@ -178,11 +177,6 @@ def time_estimate(repeats: int) -> float:
         estimate_sigma(noisy)
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
-    top, left = max((image.shape[0] - side) // 2, 0), max((image.shape[1] - side) // 2, 0)
-    return image[top:top + side, left:left + side]
 
 
 def number(value: float) -> str:
@@ -246,22 +240,10 @@ def markdown(readings: list[Reading], sigmas: tuple[float, ...], flat: list[str]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(report: str, out: Path) -> None:
-    """Write ``report`` to ``out`` through a sibling temporary file and a rename."""
-    from restore.io.temp_files import replace_atomically
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(out, lambda tmp: Path(tmp).write_text(report, encoding="utf-8"), suffix=".md")
-
-
 def parse_names(text: str, option: str) -> tuple[str, ...]:
     """Comma-separated held-out photo names; training photos are refused (they would flatter us)."""
     names = tuple(name for name in (part.strip() for part in text.split(",")) if name)
-    wrong = [name for name in names if name not in EVAL_PHOTOS]
-    if wrong:
-        used = [name for name in wrong if name in TRAIN_PHOTOS]
-        reason = f"{used} tuned the estimator" if used else f"{wrong} are not held-out photos"
-        raise BenchmarkError(f"{option}: {reason}; choose from {', '.join(EVAL_PHOTOS)}")
+    check_held_out(names, option, "photos", used="tuned the estimator")
     return names
 
 
@@ -272,7 +254,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--photos", default=None,
                         help="comma-separated held-out photos for the σ tables (default: all)")
     parser.add_argument("--video-photos", default=None,
-                        help=f"comma-separated held-out photos to pan over (default: {','.join(VIDEO_PHOTOS)}; "
+                        help=f"comma-separated held-out photos to pan over (default: {','.join(VIDEO_PAN_PHOTOS)}; "
                              f"--quick: {','.join(QUICK_VIDEO_PHOTOS)})")
     parser.add_argument("--no-video", action="store_true", help="skip the video model's cost")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the video model")
@@ -281,26 +263,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.out is not None and args.out.is_dir():
-            raise BenchmarkError(f"--out {args.out} is a folder; "
-                                 f"give a file name such as {args.out / 'noise_level.md'}")
-        if args.threads < 1:
-            raise BenchmarkError("--threads must be at least 1")
-        names = parse_names(args.photos, "--photos") if args.photos is not None else EVAL_PHOTOS
-        if not names:
-            raise BenchmarkError("--photos names no photo")
-        video_default = QUICK_VIDEO_PHOTOS if args.quick else VIDEO_PHOTOS
-        video_names = () if args.no_video else (
-            parse_names(args.video_photos, "--video-photos") if args.video_photos is not None else video_default)
-    except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> int:
+    check_out_file(args.out, "noise_level.md")
+    if args.threads < 1:
+        raise BenchmarkError("--threads must be at least 1")
+    names = parse_names(args.photos, "--photos") if args.photos is not None else EVAL_PHOTOS
+    if not names:
+        raise BenchmarkError("--photos names no photo")
+    video_default = QUICK_VIDEO_PHOTOS if args.quick else VIDEO_PAN_PHOTOS
+    video_names = () if args.no_video else (
+        parse_names(args.video_photos, "--video-photos") if args.video_photos is not None else video_default)
     photos = {name: load_rgb(name) for name in names}
     if args.quick:
-        photos = {name: centre_crop(image, QUICK_CROP) for name, image in photos.items()}
+        photos = {name: centre_crop(image, QUICK_CROP, QUICK_CROP) for name, image in photos.items()}
     shares = {name: flat_share(image) for name, image in photos.items()}
     flat = [name for name, image in photos.items() if is_flat_dominated(image)]
     readings = read_sigmas(photos, SIGMAS, args.seed, baseline=has_wavelets())
@@ -317,14 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         costs = video_costs(denoiser, video_names, QUICK_VIDEO_SIGMAS if args.quick else VIDEO_SIGMAS, args.seed)
     seconds = time_estimate(repeats=1 if args.quick else 3)
     report = markdown(readings, SIGMAS, flat, shares, costs, sigma_range, args.quick, seconds)
-    print(report)
-    if args.out is not None:
-        try:
-            write_report(report, args.out)
-        except OSError as error:
-            print(f"error: cannot write {args.out}: {error}", file=sys.stderr)
-            return 2
-    return 0
+    return print_report(report, args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

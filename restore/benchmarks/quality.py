@@ -23,8 +23,8 @@ does not depend on how many frames are scored.
 
 Our models are every card registered in ``--weights-dir`` (or those named with
 ``--model``); with none, the benchmark says so and compares the classical methods.
-Writes ``results.md`` (tables), ``results.json``, ``psnr_vs_time.png`` and
-``comparison.png`` (a crop of one image at the plot σ) into ``--out``.
+Writes ``results.md`` (tables), ``results.json``, and with matplotlib ``psnr_vs_time.png``
+and ``comparison.png`` (a crop of one image at the plot σ) into ``--out``.
 """
 from __future__ import annotations
 
@@ -34,39 +34,37 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from restore.benchmarks.classical import (
-    IMAGE_METHODS,
-    MissingDependency,
-    cbm3d,
-    check_available,
-    opencv_nlm_multi,
-    per_frame,
+from restore.benchmarks.classical import IMAGE_METHODS, cbm3d, check_available, opencv_nlm_multi, per_frame
+from restore.benchmarks.common import (
+    VIDEO_PAN_PHOTOS,
+    BenchmarkError,
+    Method,
+    accepts_sigma,
+    add_noise_uint8,
+    bad_input,
+    centre_crop,
+    check_held_out,
+    clip_scores,
+    cpu_name,
+    image_metrics,
+    load_models,
+    method_label,
+    model_method,
+    optional_import,
+    print_notes,
+    run_guarded,
+    write_text,
 )
-from restore.benchmarks.common import cpu_name
-from restore.noise.gaussian import noisy_pixels
-from restore.data.photos import (
-    CLIP_FRAMES,
-    EVAL_PHOTOS,
-    TRAIN_PHOTOS,
-    load_rgb,
-    pan_zoom_clip,
-)
-from restore.io.temp_files import replace_atomically
+from restore.data.photos import CLIP_FRAMES, EVAL_PHOTOS, load_rgb, pan_zoom_clip
+from restore.errors import MissingDependency
 
 SIGMAS = (15, 25, 30, 50)
 QUICK_IMAGES = ("chelsea", "motorcycle_left", "camera")
-VIDEO_PAN_PHOTOS = ("chelsea", "motorcycle_left", "camera")
 GRADIO_VIDEOS = ("a.mp4", "b.mp4", "world.mp4")
-Method = Callable[[np.ndarray, float], np.ndarray]
-
-
-class BenchmarkError(ValueError):
-    """Bad arguments or an unusable model; the message is for the user."""
 
 
 @dataclass
@@ -95,16 +93,6 @@ class Settings:
 
 
 # ----------------------------------------------------------------------------- data
-
-def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    top, left = max((image.shape[0] - height) // 2, 0), max((image.shape[1] - width) // 2, 0)
-    return image[top:top + height, left:left + width]
-
-
-def add_noise_uint8(clean: np.ndarray, sigma: float, seed: list[int]) -> np.ndarray:
-    """clean + N(0, σ), rounded and clipped to uint8 (a noisy file as a user has it)."""
-    return noisy_pixels(clean, sigma, np.random.default_rng(seed))
-
 
 def heldout_images(names: tuple[str, ...], settings: Settings) -> list[tuple[str, np.ndarray]]:
     images = [(name, load_rgb(name)) for name in names]
@@ -158,71 +146,6 @@ def heldout_clips(settings: Settings, notes: list[str]) -> list[tuple[str, np.nd
 
 # ----------------------------------------------------------------------------- methods
 
-def image_metrics(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    from restore.inference.metrics import psnr, ssim
-
-    return psnr(out, clean), ssim(out, clean)
-
-
-def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Mean (PSNR, SSIM) over the frames of a (T, H, W, 3) clip: per frame, then per clip."""
-    return np.mean([image_metrics(c, o) for c, o in zip(clean, out)], axis=0)
-
-
-def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float, float]:
-    cpu, wall = time.process_time(), time.perf_counter()
-    out = fn(noisy, sigma)
-    return out, time.process_time() - cpu, time.perf_counter() - wall
-
-
-def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str],
-                precisions: tuple[str, ...] = ("fp32",)) -> list:
-    """Denoisers for ``--model`` names/paths, or every registered card, once per precision;
-    [] (with a note) if none."""
-    from restore.api import Denoiser, default_weights_dir
-    from restore.errors import RestoreError
-    from restore.io.weights_card import WeightsError, list_cards
-
-    folder = weights_dir or default_weights_dir()
-    try:
-        if not specs:
-            specs = [str(card.path) for card in list_cards(folder)]
-        models = [Denoiser.from_pretrained(spec, weights_dir=folder, device="cpu", precision=precision)
-                  for precision in precisions for spec in specs]
-    except (WeightsError, RestoreError) as error:
-        raise BenchmarkError(str(error)) from None
-    if not models:
-        notes.append(f"no trained model is registered in {folder}: only the classical methods are compared "
-                     "(publish one with `python -m restore.save_weights ... --register`, or pass --model CARD.json)")
-    for model in models:
-        model.warm_up()  # lazy kernel set-up stays out of the timings
-        if not model.card.is_gaussian:
-            notes.append(f"{model.name} removes real noise, not Gaussian noise: its numbers here are out of scope")
-    return models
-
-
-def model_method(model, per_frames: bool = False) -> Method:
-    """Our Denoiser as a method; Gaussian models get σ, real-noise models none."""
-    def run(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        level = sigma if model.card.is_gaussian else None
-        if model.kind == "video":
-            return model.denoise_video(noisy, sigma=level)
-        if per_frames:
-            return np.stack([model(frame, sigma=level) for frame in noisy])
-        return model(noisy, sigma=level)
-    return run
-
-
-def method_label(model) -> str:
-    """The model's name, and its precision where that is not fp32."""
-    return model.name if model.precision == "fp32" else f"{model.name} ({model.precision})"
-
-
-def accepts_sigma(model, sigma: float) -> bool:
-    low_high = model.card.sigma_range
-    return low_high is None or low_high[0] <= sigma <= low_high[1]
-
-
 def image_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
     methods = [(method_label(model), True, model_method(model), model) for model in models if model.kind == "image"]
     for name, fn in IMAGE_METHODS.items():
@@ -249,6 +172,12 @@ def video_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Metho
 
 
 # ----------------------------------------------------------------------------- runs
+
+def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = fn(noisy, sigma)
+    return out, time.process_time() - cpu, time.perf_counter() - wall
+
 
 def evaluate_method(fn, cleans: list[np.ndarray], noisy_set: list[np.ndarray], sigma: float,
                     score, progress) -> tuple[float, float, float, float, np.ndarray, list[float]]:
@@ -355,93 +284,14 @@ def per_clip_table(rows: list[Row]) -> list[str]:
     return lines + [""]
 
 
-def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.45,
-          color: tuple[int, int, int] = (30, 30, 30)) -> None:
-    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
-
-
-def plot_psnr_vs_time(rows: list[Row], sigma: float, title: str) -> np.ndarray:
-    """PSNR against CPU s/MP (log scale) for the image part at one σ, drawn with OpenCV (RGB)."""
-    points = [row for row in rows if row.part == "image" and row.sigma == sigma and row.cpu_s_per_mp]
-    width, height, left, right, top, bottom = 820, 520, 70, 200, 50, 60
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    _text(canvas, title, (left, 30), 0.55)
-    if not points:
-        _text(canvas, "no timed method at this sigma", (left, height // 2))
-        return canvas
-    times = np.log10([max(row.cpu_s_per_mp, 1e-4) for row in points])
-    psnrs = np.array([row.psnr for row in points])
-    x_lo, x_hi = np.floor(times.min()), max(np.ceil(times.max()), np.floor(times.min()) + 1)
-    y_lo, y_hi = np.floor(psnrs.min() - 0.5), np.ceil(psnrs.max() + 0.5)
-    to_x = lambda v: int(left + (v - x_lo) / (x_hi - x_lo) * (width - left - right))  # noqa: E731
-    to_y = lambda v: int(height - bottom - (v - y_lo) / (y_hi - y_lo) * (height - top - bottom))  # noqa: E731
-    cv2.rectangle(canvas, (left, top), (width - right, height - bottom), (0, 0, 0), 1)
-    for decade in range(int(x_lo), int(x_hi) + 1):
-        x = to_x(decade)
-        cv2.line(canvas, (x, height - bottom), (x, height - bottom + 5), (0, 0, 0), 1)
-        _text(canvas, f"{10.0 ** decade:g}", (x - 12, height - bottom + 20))
-    for value in np.arange(y_lo, y_hi + 1e-9, max(1.0, np.ceil((y_hi - y_lo) / 8))):
-        y = to_y(value)
-        cv2.line(canvas, (left - 5, y), (left, y), (0, 0, 0), 1)
-        _text(canvas, f"{value:.0f}", (left - 35, y + 5))
-    _text(canvas, "CPU seconds per megapixel (log scale)", (left + 150, height - 15))
-    _text(canvas, "PSNR (dB)", (5, top - 10))
-    placed: list[tuple[int, int, int, int]] = []  # label boxes (x0, y0, x1, y1): none may overlap
-    for index in np.argsort(-psnrs):
-        row = points[index]
-        color = (200, 40, 40) if row.ours else (40, 90, 200)
-        centre = (to_x(times[index]), to_y(psnrs[index]))
-        cv2.circle(canvas, centre, 6, color, -1, cv2.LINE_AA)
-        (text_w, text_h), _ = cv2.getTextSize(row.method, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-        x, y = centre[0] + 9, centre[1] + 4
-        while any(x < b[2] and b[0] < x + text_w and y - text_h - 2 < b[3] and b[1] < y + 2 for b in placed):
-            y += text_h + 4
-        placed.append((x, y - text_h - 2, x + text_w, y + 2))
-        if y != centre[1] + 4:
-            cv2.line(canvas, (centre[0] + 6, centre[1]), (x - 2, y - text_h // 2), color, 1, cv2.LINE_AA)
-        _text(canvas, row.method, (x, y), 0.45, color)
-    return canvas
-
-
-def comparison_strip(example: dict[str, np.ndarray], side: int = 96, zoom: int = 2) -> np.ndarray:
-    """Centre crops of the clean image, the noisy input and each method's output, labelled with PSNR."""
-    panels = []
-    clean = example["clean"]
-    for name, image in example.items():
-        crop = centre_crop(image, side, side)
-        crop = cv2.resize(crop, (crop.shape[1] * zoom, crop.shape[0] * zoom), interpolation=cv2.INTER_NEAREST)
-        label = np.full((40, crop.shape[1], 3), 255, np.uint8)  # two lines: long model names fit
-        _text(label, name[:30], (3, 16), 0.4)
-        if name != "clean":
-            _text(label, f"{image_metrics(clean, image)[0]:.2f} dB", (3, 34), 0.4)
-        panels.append(np.concatenate([label, crop]))
-    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
-    return np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {path}")
-    replace_atomically(path, write, suffix=path.suffix)  # cv2 picks the format from the name
-
-
-def write_text(path: Path, text: str) -> None:
-    replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def print_report(report: str, out: Path | None) -> int:
-    """Print a Markdown table and, given ``out``, write it there too; the exit status."""
-    print(report)
-    if out is None:
-        return 0
+def can_plot(notes: list[str]) -> bool:
+    """Whether matplotlib is there to draw the figures; if not, a note says how to get it."""
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out, report)
-    except OSError as error:
-        print(f"error: cannot write {out}: {error}", file=sys.stderr)
-        return 2
-    return 0
+        optional_import("matplotlib", "psnr_vs_time.png and comparison.png")
+    except MissingDependency as missing:
+        notes.append(str(missing))
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -471,16 +321,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_held_out(names: tuple[str, ...] | list[str], option: str, noun: str) -> None:
-    """Refuse names that are not held-out photos: a benchmark on training photos would flatter us."""
-    unknown = [name for name in names if name not in EVAL_PHOTOS]
-    if unknown:
-        used = [name for name in unknown if name in TRAIN_PHOTOS]
-        reason = f"{used} were used in training, so are not held-out {noun}" if used else \
-            f"{unknown} are not held-out {noun}"
-        raise BenchmarkError(f"{option}: {reason}; choose from {', '.join(EVAL_PHOTOS)}")
-
-
 def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], tuple[float, ...]]:
     quick = not args.full
     names = tuple(args.images.split(",")) if args.images else (QUICK_IMAGES if quick else EVAL_PHOTOS)
@@ -501,12 +341,11 @@ def settings_from(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...], 
     return Settings(quick, args.crop, frames, size, args.seed), names, sigmas
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     notes: list[str] = []
-    try:
+    with bad_input():
         settings, names, sigmas = settings_from(args)
         import torch
         torch.set_num_threads(args.threads)
@@ -516,12 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         methods = image_methods(models, notes)
         clips = [] if args.no_video else heldout_clips(settings, notes)
         vmethods = [] if args.no_video else video_methods(models, notes)
+        plots = can_plot(notes)
         args.out.mkdir(parents=True, exist_ok=True)  # before the long run: a bad --out fails now
-    except (BenchmarkError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(notes)
     total = len(images) * len(sigmas) * len(methods) + len(clips) * len(vmethods)
     with tqdm(total=total, desc="denoising", unit="run") as progress:
         rows, example = run_images(images, sigmas, methods, settings.seed, args.plot_sigma, progress)
@@ -537,14 +373,23 @@ def main(argv: list[str] | None = None) -> int:
     write_text(args.out / "results.md", report)
     write_text(args.out / "results.json", json.dumps({"header": header, "notes": notes,
                                                       "rows": [asdict(row) for row in rows]}, indent=2) + "\n")
-    write_png(args.out / "psnr_vs_time.png",
-              plot_psnr_vs_time(rows, args.plot_sigma, f"Held-out images, sigma {args.plot_sigma:g} ({mode})"))
-    if example:
-        write_png(args.out / "comparison.png", comparison_strip(example, side=min(96, settings.crop)))
+    written = ["results.json"]
+    if plots:
+        from restore.benchmarks import plots as figures
+
+        figures.psnr_vs_time(rows, args.plot_sigma, f"Held-out images, sigma {args.plot_sigma:g} ({mode})",
+                             args.out / "psnr_vs_time.png")
+        written.append("psnr_vs_time.png")
+        if example:
+            figures.comparison_strip(example, args.out / "comparison.png", side=min(96, settings.crop))
+            written.append("comparison.png")
     print(report)
-    print(f"wrote {args.out / 'results.md'}, results.json, psnr_vs_time.png"
-          + (", comparison.png" if example else ""))
+    print(f"wrote {args.out / 'results.md'}, {', '.join(written)}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

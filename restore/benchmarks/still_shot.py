@@ -18,26 +18,25 @@ import sys
 
 import numpy as np
 
-from restore.benchmarks.common import add_model_options
-from restore.benchmarks.quality import (
+from restore.benchmarks.common import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,
     accepts_sigma,
-    add_noise_uint8,
+    add_model_options,
+    bad_input,
     centre_crop,
     check_held_out,
+    check_out_file,
     clip_scores,
     image_metrics,
     load_models,
     model_method,
+    print_notes,
     print_report,
+    run_guarded,
+    still_shot,
 )
 from restore.data.photos import EVAL_PHOTOS, load_rgb
-
-
-def still_shot(clean: np.ndarray, frames: int, sigma: float, seed: list[int]) -> np.ndarray:
-    """``frames`` noisy uint8 copies of one image, each with its own noise."""
-    return np.stack([add_noise_uint8(clean, sigma, [*seed, frame]) for frame in range(frames)])
 
 
 def frame_mean(noisy: np.ndarray) -> np.ndarray:
@@ -97,15 +96,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     size = (args.size, args.size * 3 // 2)
-    try:
+    with bad_input():
         if args.frames < 2 or not 0 < args.sigma <= 255 or args.size < 16 or args.threads < 1:
             raise BenchmarkError("need --frames >= 2, 0 < --sigma <= 255, --size >= 16 and --threads >= 1")
-        if args.out is not None and args.out.is_dir():
-            raise BenchmarkError(f"--out {args.out} is a folder; give a file name such as {args.out / 'still_shot.md'}")
+        check_out_file(args.out, "still_shot.md")
         photos = load_photos(args.photos.split(","), size)
         import torch
         torch.set_num_threads(args.threads)
@@ -115,17 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         if not video_models:
             raise BenchmarkError(f"no Gaussian video model for σ {args.sigma:g} to measure: "
                                  "register one or pass --model")
-    except (BenchmarkError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(notes)
     from tqdm import tqdm
 
     table = {name: measure(name, clean, args.frames, args.sigma, args.seed, video_models, image_models)
              for name, clean in tqdm(photos.items(), desc="still shots", unit="photo")}
     report = markdown(table, args.frames, args.sigma, size)
     return print_report(report, args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

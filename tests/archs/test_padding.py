@@ -5,7 +5,7 @@ import torch
 
 from restore.api import Denoiser
 from restore.archs.padding import pad_to_multiple
-from restore.benchmarks.quality import add_noise_uint8, centre_crop, image_metrics
+from restore.benchmarks.common import add_noise_uint8, centre_crop, image_metrics
 from restore.data.photos import load_rgb
 
 

@@ -1,5 +1,7 @@
 """What the benchmark tests share: a weights folder with a tiny published image model and a
-tiny video model, both Gaussian σ 0–50."""
+tiny video model, both Gaussian σ 0–50, and a reader of the reports' Markdown tables."""
+import re
+
 import pytest
 import torch
 
@@ -29,3 +31,30 @@ def weights_dir(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     return folder
+
+
+SEPARATOR = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    lines, tables = text.splitlines(), []
+    for index in range(len(lines) - 1):
+        if lines[index].startswith("|") and SEPARATOR.match(lines[index + 1].strip()):
+            header, rows = _cells(lines[index]), []
+            for line in lines[index + 2:]:
+                if not line.startswith("|"):
+                    break
+                rows.append(dict(zip(header, _cells(line))))
+            tables.append(rows)
+    return tables
+
+
+@pytest.fixture(scope="session")
+def markdown_tables():
+    """``markdown_tables(text)``: every Markdown table in ``text``, each a list of rows, each row
+    its cells keyed by the column headers (a header repeated in one table keeps its last cell)."""
+    return _markdown_tables

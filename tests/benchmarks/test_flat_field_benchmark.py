@@ -24,15 +24,15 @@ def test_flat_clip_is_seeded_and_black_is_biased_by_clipping():
 
 
 @pytest.mark.slow
-def test_bundled_models_on_small_fields(tmp_path, capsys):
+def test_bundled_models_on_small_fields(tmp_path, capsys, markdown_tables):
     out = tmp_path / "flat.md"
     assert benchmark_flat_field.main(["--size", "32", "--frames", "3", "--levels", "0,128", "--out", str(out)]) == 0
     report = out.read_text()
     assert report in capsys.readouterr().out
-    rows = {}
-    for line in report.splitlines()[4:]:
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows[cells[0]] = [float(cell) for cell in cells[1:]]
+    (table,) = markdown_tables(report)
+    columns = ["bias @0", "RMSE @0", "bias @128", "RMSE @128"]
+    assert list(table[0]) == ["method", *columns]
+    rows = {row["method"]: [float(row[column]) for column in columns] for row in table}
     assert set(rows) == {"noisy frames", "**uformer_t_skipat_gauss** on each frame",
                          "**uformer_t_gauss** on each frame", "**uniformer_skipat_gauss** on the 3 frames",
                          "**uniformer_gauss** on the 3 frames"}

@@ -33,7 +33,8 @@ def test_crops_are_the_validation_samples(corpus):
         assert 20 < (noisy.astype(float) - clean).std() < 35
 
 
-def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir, tmp_path, capsys, monkeypatch):
+def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir, tmp_path, capsys, monkeypatch,
+                                                              markdown_tables):
     # a stand-in for CBM3D, so the test neither needs the optional package nor waits for it
     monkeypatch.setattr(generalisation, "check_available", lambda name: None)
     monkeypatch.setattr(generalisation, "cbm3d", lambda noisy, sigma: cv2.GaussianBlur(noisy, (5, 5), 0))
@@ -42,10 +43,10 @@ def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir
                                 "--out", str(out)]) == 0
     table = out.read_text()
     assert "2 training photos, 1 held-out photos" in table
-    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
-    assert {"tiny_image", "CBM3D", "tiny_image − CBM3D"} <= set(rows) and "tiny_video" not in table
-    values = {name: [float(v) for v in row.strip("| ").split(" | ")[1:]] for name, row in rows.items()
-              if name not in ("method", "---")}
+    (rows,) = markdown_tables(table)
+    assert list(rows[0]) == ["method", "training photos", "held-out photos", "gap"]
+    values = {row["method"]: [float(row[column]) for column in list(row)[1:]] for row in rows}
+    assert list(values) == ["tiny_image", "CBM3D", "tiny_image − CBM3D"]  # no video model
     train, held_out, gap = values["CBM3D"]
     assert 20 < held_out < 40 and gap == pytest.approx(train - held_out, abs=0.011)
     lead = values["tiny_image − CBM3D"]
@@ -54,8 +55,9 @@ def test_table_has_both_sets_the_gap_and_the_lead_over_cbm3d(corpus, weights_dir
     assert table in capsys.readouterr().out
 
 
-def test_without_bm3d_it_says_so_and_compares_the_models(corpus, weights_dir, monkeypatch, capsys):
-    from restore.benchmarks.classical import MissingDependency
+def test_without_bm3d_it_says_so_and_compares_the_models(corpus, weights_dir, monkeypatch, capsys,
+                                                          markdown_tables):
+    from restore.errors import MissingDependency
 
     def missing(name):
         raise MissingDependency("CBM3D skipped: the optional package 'bm3d' is not installed")
@@ -63,7 +65,8 @@ def test_without_bm3d_it_says_so_and_compares_the_models(corpus, weights_dir, mo
     assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--size", "48"]) == 0
     captured = capsys.readouterr()
     assert "note: CBM3D skipped" in captured.err
-    assert "| tiny_image |" in captured.out and "CBM3D |" not in captured.out
+    (table,) = markdown_tables(captured.out)
+    assert [row["method"] for row in table] == ["tiny_image"]  # no CBM3D row, and no lead over it
 
 
 def test_errors_are_one_line(corpus, tmp_path, capsys):
@@ -105,13 +108,15 @@ def test_video_clips_are_seeded_camera_paths_over_each_photo(corpus):
     assert not np.array_equal(first[0][2][0], first[0][2][1])  # fresh noise in every frame
 
 
-def test_video_mode_puts_the_video_model_beside_the_image_model_per_frame(corpus, weights_dir, capsys):
+def test_video_mode_puts_the_video_model_beside_the_image_model_per_frame(corpus, weights_dir, capsys,
+                                                                          markdown_tables):
     assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--video",
                                 "--size", "32", "--frames", "3"]) == 0
     out = capsys.readouterr().out
     assert "3-frame clips of 32²" in out and "CBM3D" not in out
-    rows = [line.split(" | ")[0].strip("| ") for line in out.splitlines() if line.startswith("| ")]
-    assert rows[1:] == ["tiny_video", "tiny_image per frame", "tiny_video − tiny_image per frame"]
+    (table,) = markdown_tables(out)
+    assert [row["method"] for row in table] == ["tiny_video", "tiny_image per frame",
+                                                "tiny_video − tiny_image per frame"]
     assert generalisation.main(["--corpus", str(corpus), "--weights-dir", str(weights_dir), "--video",
                                 "--size", "32", "--model", "tiny_image"]) == 2
     assert "--video needs a Gaussian video model and an image model" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """restore.benchmarks.quality in --quick mode on tiny crops: classical methods, a tiny
-published image model and a tiny video model, report files, clear messages."""
+published image model and a tiny video model, report files, figures, clear messages."""
 import importlib
 import json
 
@@ -8,24 +8,35 @@ import numpy as np
 import pytest
 
 from restore.benchmarks import classical as classical_denoisers
+from restore.benchmarks import common
 from restore.benchmarks import quality as benchmark_quality
 
 NO_BM3D = "CBM3D skipped: the optional package 'bm3d' is not installed (pip install -r requirements-benchmark.txt)"
 
 
-@pytest.fixture
-def without_bm3d(monkeypatch):
+def without(monkeypatch, *modules: str) -> None:
+    """The benchmarks' optional imports of ``modules`` fail, as when they are not installed."""
     real = importlib.import_module
 
     def fake(name, *args, **kwargs):
-        if name == "bm3d":
-            raise ImportError("No module named 'bm3d'")
+        if name in modules:
+            raise ImportError(f"No module named {name!r}")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(classical_denoisers.importlib, "import_module", fake)
+    monkeypatch.setattr(common.importlib, "import_module", fake)
 
 
-def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, capsys, without_bm3d):
+@pytest.fixture
+def without_bm3d(monkeypatch):
+    without(monkeypatch, "bm3d")
+
+
+def methods(table: list[dict[str, str]]) -> list[str]:
+    return [row["method"] for row in table]
+
+
+def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, capsys, without_bm3d,
+                                                        markdown_tables):
     out = tmp_path / "quality"
     code = benchmark_quality.main(["--out", str(out), "--weights-dir", str(weights_dir), "--images", "chelsea,camera",
                                    "--sigmas", "15,30", "--crop", "32", "--video-frames", "3"])
@@ -33,10 +44,12 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     err = capsys.readouterr().err
     assert NO_BM3D in err
     report = (out / "results.md").read_text()
-    assert NO_BM3D in report and "| CBM3D" not in report
-    for method in ("**tiny_image** (ours)", "OpenCV NLM", "skimage NLM", "**tiny_video** (ours)",
-                   "**tiny_image per frame** (ours)", "OpenCV NLM multi-frame", "noisy input"):
-        assert f"| {method} |" in report, method
+    images, videos, per_clip = markdown_tables(report)
+    assert NO_BM3D in report
+    assert methods(images) == ["noisy input", "**tiny_image** (ours)", "OpenCV NLM", "skimage NLM"]
+    assert methods(videos) == ["noisy input", "**tiny_video** (ours)", "**tiny_image per frame** (ours)",
+                              "OpenCV NLM multi-frame"]
+    assert list(images[0]) == ["method", "σ=15", "σ=30", "CPU s/MP", "wall s/MP"]
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert {(r["part"], r["sigma"]) for r in rows} == {("image", 15.0), ("image", 30.0), ("video", 30.0)}
     by = {(r["part"], r["method"], r["sigma"]): r for r in rows}
@@ -47,12 +60,17 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     assert list(by[("video", "tiny_video", 30.0)]["per_item"]) == clips
     video = by[("video", "OpenCV NLM multi-frame", 30.0)]
     assert np.mean(list(video["per_item"].values())) == pytest.approx(video["psnr"])
-    assert "**Video, per clip** (σ=30; PSNR dB)" in report and "| method | " + " | ".join(clips) + " |" in report
+    assert list(per_clip[0]) == ["method", *clips] and methods(per_clip) == methods(videos)
+    for row in per_clip:  # the table's cells are the JSON's numbers
+        name = row["method"].removeprefix("**").removesuffix("** (ours)")
+        assert [float(row[clip]) for clip in clips] == pytest.approx(
+            list(by[("video", name, 30.0)]["per_item"].values()), abs=0.006)
     assert all(r["cpu_s_per_mp"] > 0 for r in rows if r["method"] != "noisy input")
     plot = cv2.imread(str(out / "psnr_vs_time.png"))
     strip = cv2.imread(str(out / "comparison.png"))
     assert plot.shape == (520, 820, 3) and plot.std() > 5
-    assert strip.shape[0] == 40 + 64 and strip.shape[1] > 5 * 64  # clean, noisy, 3 methods, 2x zoom
+    # clean, noisy and 3 methods, each a 2x zoom of a 32² crop under a 40 px label, 4 px apart
+    assert strip.shape == (40 + 64, 5 * 64 + 4 * 4, 3) and strip.std() > 5
 
 
 def test_pans_move_as_the_training_pans_whatever_the_clip_length():
@@ -63,7 +81,8 @@ def test_pans_move_as_the_training_pans_whatever_the_clip_length():
     assert np.array_equal(short["pan-chelsea"], long["pan-chelsea"][:3])
 
 
-def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, capsys, without_bm3d):
+def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, capsys, without_bm3d,
+                                                                   markdown_tables):
     empty = tmp_path / "weights"
     empty.mkdir()
     out = tmp_path / "quality"
@@ -72,8 +91,20 @@ def test_without_models_it_says_so_and_runs_the_classical_methods(tmp_path, caps
     assert code == 0
     assert f"no trained model is registered in {empty}" in capsys.readouterr().err
     report = (out / "results.md").read_text()
-    assert "| OpenCV NLM |" in report and "(ours)" not in report and "Video" not in report
+    (images,) = markdown_tables(report)  # no video table
+    assert methods(images) == ["noisy input", "OpenCV NLM", "skimage NLM"]
     assert (out / "psnr_vs_time.png").is_file() and (out / "comparison.png").is_file()
+
+
+def test_without_matplotlib_it_says_so_and_writes_the_tables(tmp_path, capsys, monkeypatch):
+    without(monkeypatch, "bm3d", "matplotlib")
+    out = tmp_path / "quality"
+    assert benchmark_quality.main(["--out", str(out), "--weights-dir", str(tmp_path), "--images", "coins",
+                                   "--sigmas", "25", "--crop", "32", "--no-video", "--plot-sigma", "25"]) == 0
+    captured = capsys.readouterr()
+    assert "psnr_vs_time.png and comparison.png skipped: the optional package 'matplotlib'" in captured.err
+    assert sorted(path.name for path in out.iterdir()) == ["results.json", "results.md"]
+    assert f"wrote {out / 'results.md'}, results.json\n" in captured.out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,22 +1,12 @@
 """restore.benchmarks.still_shot on small crops with the bundled weights: the noise of each
 frame is independent, the table names every method, bad arguments get a clear message."""
 import math
-import re
 
 import numpy as np
 import pytest
 
 from restore.benchmarks import still_shot as benchmark_still_shot
 from restore.data.photos import load_rgb
-
-
-def table_rows(report: str) -> dict[str, list[float]]:
-    rows = {}
-    for line in report.splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if line.startswith("| ") and re.fullmatch(r"[\d.]+", cells[-1]):
-            rows[cells[0]] = [float(cell) for cell in cells[1:]]
-    return rows
 
 
 def test_frames_carry_independent_noise():
@@ -29,12 +19,14 @@ def test_frames_carry_independent_noise():
 
 
 @pytest.mark.slow
-def test_bundled_models_on_small_still_shots(tmp_path, capsys):
+def test_bundled_models_on_small_still_shots(tmp_path, capsys, markdown_tables):
     out = tmp_path / "still.md"
     assert benchmark_still_shot.main(["--size", "64", "--photos", "chelsea,camera", "--out", str(out)]) == 0
     report = out.read_text()
     assert report in capsys.readouterr().out
-    rows = table_rows(report)
+    (table,) = markdown_tables(report)
+    assert list(table[0]) == ["method", "chelsea", "camera", "mean"]
+    rows = {row["method"]: [float(row[column]) for column in ("chelsea", "camera", "mean")] for row in table}
     noisy, mean = rows["one noisy frame"][-1], rows["mean of 7 frames"][-1]
     # averaging 7 frames gives σ/√7 (+8.45 dB); clipping at 0 and 255 takes some of it, repeated noise all of it
     assert 6 < mean - noisy < 10 * math.log10(7) + 0.5
