@@ -3,7 +3,7 @@
 This is how users without SIDD train, and how our own weights are trained. Gaussian noise is
 ``clean + N(0, sigma/255)`` with sigma fixed or drawn from a range, clipped to [0, 1] or not,
 and optionally rounded to 8-bit levels; camera noise (``noise_model: camera``) runs each crop
-through :class:`restore.data.camera_noise.CameraNoise`. Validation noise is seeded per image, so
+through :class:`restore.noise.camera.CameraNoise`. Validation noise is seeded per image, so
 validation numbers repeat from run to run and do not depend on the order of images.
 """
 import random
@@ -12,7 +12,7 @@ import numpy as np
 from torch.utils import data
 
 from restore.errors import DatasetError
-from restore.data.camera_noise import CameraNoise
+from restore.noise.camera import CameraNoise
 from restore.data.dead_leaves import DeadLeaves, photo_palette
 from restore.data.image_files import image_size, list_images, read_rgb_float, require_min_size
 from restore.data.patch_ops import (
@@ -108,7 +108,7 @@ class GaussianNoiseDataset(data.Dataset):
     dead-leaves images drawn on the fly instead of photo crops, coloured from the photos; the
     other keys set :class:`restore.data.dead_leaves.DeadLeaves`); noise_model (``gaussian``, the
     default, or ``camera``: shot and read noise through an inverse camera pipeline, no sigma;
-    ``camera: {...}`` sets :class:`restore.data.camera_noise.CameraNoise`'s ranges)."""
+    ``camera: {...}`` sets :class:`restore.noise.camera.CameraNoise`'s ranges)."""
 
     def __init__(self, opt: dict):
         super().__init__()

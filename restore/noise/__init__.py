@@ -3,7 +3,7 @@ the CLIs and the app ask the model of a card's noise (:func:`noise_model`) inste
 Gaussian noise. A new kind is one module here defining a :class:`NoiseModel` subclass under
 ``@register_noise_model``, plus its import below."""
 from restore.noise.base import NOISE_MODELS, NoiseModel, register_noise_model
-from restore.noise import gaussian, real  # noqa: F401  (register)
+from restore.noise import camera, gaussian, real  # noqa: F401  (register)
 
 __all__ = ["NoiseModel", "noise_model", "noise_types", "register_noise_model"]
 

@@ -161,7 +161,11 @@ def test_each_stage_starts_from_the_last_stage_of_the_same_network(model):
     numbers = list(chain)
     assert numbers == list(range(numbers[0], numbers[-1] + 1))  # no gaps
     first = chain[numbers[0]]["path"]["pretrain_network_g"]
-    assert first is None if numbers[0] == 1 else first.startswith("experiments/init/")  # a baseline's warm start
+    # from scratch, or a warm start from a published file: a baseline's from its SkipAt twin, a
+    # camera-noise model's from the Gaussian model of the same network
+    assert first is None or first.startswith("experiments/init/")
+    if first is not None and numbers[0] == 1:
+        assert model.endswith("_camera") and Path(first).name == f"{model.replace('_camera', '_gauss')}_stage5.safetensors"
     for number, (previous, later) in enumerate(zip(list(chain.values()), list(chain.values())[1:]), start=numbers[0]):
         # the last stage's checkpoint, or the published file of the last stage or of an earlier one
         # (a stage that was not published is a dead end), restored into experiments/init/
@@ -171,7 +175,8 @@ def test_each_stage_starts_from_the_last_stage_of_the_same_network(model):
         assert later["network_g"] == previous["network_g"]
     for recipe in chain.values():
         assert recipe["train"]["total_iter"] == recipe["train"]["scheduler"]["total_iter"]
-        assert recipe["datasets"]["train"]["sigma"] == [0, 50]
+        train = recipe["datasets"]["train"]
+        assert train["noise_model"] == "camera" if model.endswith("_camera") else train["sigma"] == [0, 50]
 
 
 PAIRS = [(skipat, skipat.replace("_skipat", "")) for skipat in MODELS
@@ -191,12 +196,12 @@ def test_skipat_and_baseline_share_every_recipe_and_budget(skipat, baseline):
 
 
 def newest_recipes() -> list[Path]:
-    """The first and the last stage of every published model."""
+    """The first and the last stage of every published model, and every experiment's arms."""
     picked = []
     for model in MODELS:
         files = stage_files(model)
         picked += sorted({files[min(files)], files[max(files)]})
-    return picked
+    return picked + sorted((REPO / "options" / "experiments").glob("*/*.yml"))
 
 
 def shrink(recipe: dict, corpus: Path) -> list[str]:

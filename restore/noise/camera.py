@@ -20,9 +20,12 @@ the shape of the colour matrices cameras record.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+
+from restore.noise.base import NoiseModel, register_noise_model
 
 GAMMA = 2.2
 
@@ -179,3 +182,38 @@ class CameraNoise:
         """Camera space back to sRGB: gains, colour matrix, clip, gamma, tone curve."""
         linear = np.clip(apply_matrix(np.clip(apply_gains(camera, gains), 0.0, 1.0), cam2rgb), 0.0, 1.0)
         return tone_curve(gamma_compress(linear))
+
+
+@register_noise_model
+class CameraNoiseModel(NoiseModel):
+    """Noise of photos from cameras and phones; a card says ``{"type": "camera", ...ranges}``
+    (:meth:`CameraNoise.card`). The models trained on it take no σ: the noise has no single level."""
+
+    name = "camera"
+    usage = "camera"
+
+    def check(self, noise: dict[str, Any]) -> str | None:
+        unknown = set(noise) - {"type", *CameraNoise.__dataclass_fields__}
+        return f"camera noise has no settings {sorted(unknown)}" if unknown else None
+
+    def from_text(self, text: str) -> dict[str, Any]:
+        if text:
+            raise ValueError("write camera noise as camera (its ranges are the training defaults)")
+        return CameraNoise().card()
+
+    def describe(self, noise: dict[str, Any]) -> str:
+        return "camera noise (shot and read noise through a camera pipeline, JPEG)"
+
+    def add_noise(self, pixels: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+        """Camera noise on uint8/uint16 RGB(A) pixels (σ unused: the ranges are the training ones)."""
+        top = 65535 if pixels.dtype == np.uint16 else 255
+        colour = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+        height, width = colour.shape[:2]
+        padded = np.pad(colour, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        noisy = CameraNoise().pair(padded.astype(np.float32) / top, rng)[1][:height, :width]
+        if pixels.ndim == 2:
+            noisy = noisy.mean(axis=2)
+        out = np.clip(np.rint(noisy * top), 0, top).astype(pixels.dtype)
+        if pixels.ndim == 3 and pixels.shape[2] == 4:
+            out = np.concatenate([out, pixels[..., 3:]], axis=2)
+        return out

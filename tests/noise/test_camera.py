@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from restore.data import camera_noise as cn
+from restore.noise import camera as cn
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.uniform(0, 1, (32, 48, 3)).astype(np.float64)
@@ -128,3 +128,18 @@ def test_the_dataset_checks_its_noise_options(photo_folder):
         _camera_dataset(photo_folder, camera={"iso": 100})
     with pytest.raises(DatasetError, match="sigma"):
         _camera_dataset(photo_folder, noise_model="gaussian")
+
+
+def test_the_registry_knows_camera_noise_and_its_card():
+    from restore.noise import noise_model
+
+    model = noise_model("camera")
+    assert not model.takes_sigma and model.sigma_range(cn.CameraNoise().card()) is None
+    assert model.check(cn.CameraNoise().card()) is None and "iso" in model.check({"type": "camera", "iso": 1})
+    assert model.from_text("") == cn.CameraNoise().card()
+    rgba = np.dstack([data.astronaut()[:31, :45], np.full((31, 45), 200, np.uint8)])
+    noisy = model.add_noise(rgba, 0, np.random.default_rng(0))
+    assert noisy.shape == rgba.shape and noisy.dtype == np.uint8 and (noisy[..., 3] == 200).all()
+    assert np.abs(noisy[..., :3].astype(int) - rgba[..., :3]).mean() > 1
+    gray = model.add_noise(data.camera()[:20, :20], 0, np.random.default_rng(0))
+    assert gray.shape == (20, 20)
