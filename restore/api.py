@@ -39,7 +39,7 @@ from restore.inference.defaults import (
 from restore.inference.pixels import merge_image, split_image
 from restore.inference.precision import (precision_name, resolve_device, resolve_precision, uses_autocast,
                                          weights_dtype)
-from restore.io.checkpoints import read_state_dict, save_safetensors
+from restore.io.checkpoints import load_state, read_state_dict, save_safetensors
 from restore.io.weights_card import (
     CARD_FORMAT,
     WEIGHT_SUFFIXES,
@@ -76,20 +76,6 @@ def build_network(card: WeightsCard) -> nn.Module:
         return build(card.arch, card.config)
     except ConfigError as error:
         raise WeightsError(f"model {card.name!r}: {error}") from None
-
-
-def load_state(net: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
-    missing, unexpected = [], []
-    own = net.state_dict()
-    missing = [key for key in own if key not in state]
-    unexpected = [key for key in state if key not in own]
-    wrong = [key for key in own if key in state and own[key].shape != state[key].shape]
-    if missing or unexpected or wrong:
-        raise WeightsError(
-            f"model {name!r}: weights do not match the network "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})"
-        )
-    net.load_state_dict(state, strict=True)
 
 
 def card_for_path(path: Path, arch: str | None, config: dict[str, Any] | None,

@@ -69,6 +69,8 @@ def display_copy(pixels: np.ndarray) -> np.ndarray:
         pixels = np.rint(pixels / 257.0).astype(np.uint8)
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    if pixels.shape[2] == 2:  # gray + alpha
+        pixels = pixels[:, :, [0, 0, 0, 1]]
     return pixels
 
 
@@ -175,7 +177,7 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     seconds = time.perf_counter() - started
     suffix = Path(path).suffix.lower() if loaded.format in ("png", "tiff", "webp") else ".png"
     download = out_dir / f"{Path(path).stem}_{model}{suffix}"
-    write_image(download, result)
+    write_image(download, result, loaded.metadata)
     return ImageRun(noisy=display_copy(pixels), denoised=display_copy(result), download=download,
                     seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma_note=note)
 

@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def publish(args: argparse.Namespace) -> int:
-    from restore.api import build_network, default_weights_dir, load_state, save_pretrained
-    from restore.io.checkpoints import read_checkpoint, read_state_dict
+    from restore.api import build_network, default_weights_dir, save_pretrained
+    from restore.io.checkpoints import load_state, read_checkpoint, read_state_dict
     from restore.io.weights_card import WeightsCard
 
     try:

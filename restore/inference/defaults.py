@@ -19,7 +19,6 @@ DEFAULT_CLIP_OVERLAP = 2
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
-# Largest input the CLIs decode; tiling keeps memory bounded for anything below it.
-MAX_IMAGE_PIXELS = 400_000_000   # 20000 x 20000
-# Largest upload the app decodes (its default; --max-image-mp changes it).
+# Largest upload the app decodes (its default; --max-image-mp changes it). The CLIs' limit is
+# restore.io.formats.MAX_IMAGE_PIXELS.
 APP_MAX_IMAGE_PIXELS = 16_000_000

@@ -1,9 +1,15 @@
 """Pixel arrays <-> network tensors: dtype scaling and channel layout.
 
-Networks see float RGB in [0, 1]. Users hand us uint8 or uint16 arrays that may
-be grayscale, RGB or RGBA. This module turns one into the other and back, so
-that grayscale comes back grayscale, alpha is kept untouched and the bit depth
-of the input is the bit depth of the output.
+Networks see float RGB in [0, 1]. Users hand us uint8 or uint16 arrays, or floats,
+that may be grayscale, gray+alpha, RGB or RGBA. This module turns one into the other
+and back, so that grayscale comes back grayscale, alpha is kept untouched and the
+bit depth of the input is the bit depth of the output.
+
+What a value means follows scikit-image: white is the dtype's largest value for
+integers and 1.0 for floats, unless ``data_range`` says otherwise (255.0 for floats on
+the 0-255 scale, 4095 for 12-bit data in uint16). Pixels outside that range, NaN and
+infinity are refused here, in the one check every entry goes through, rather than
+clipped without a word.
 """
 from __future__ import annotations
 
@@ -13,7 +19,10 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from restore.errors import RestoreError
+
 MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+FLOAT_TOLERANCE = 1e-3  # floats this far (times the range) outside it are rounding, and are clipped
 
 
 @dataclass
@@ -21,51 +30,82 @@ class PixelLayout:
     """How to rebuild the user's array from the network's RGB output."""
 
     dtype: np.dtype
-    gray: bool  # input was H×W or H×W×1
+    gray: bool  # input was H×W, H×W×1 or H×W×2 (gray+alpha)
     squeeze: bool  # input was H×W (no channel axis)
-    alpha: np.ndarray | None  # H×W alpha plane of an RGBA input, kept as it was
+    alpha: np.ndarray | None  # H×W alpha plane of a gray+alpha or RGBA input, kept as it was
+    top: float = 1.0  # the value that stands for white in the input
 
 
-def check_image_array(image: np.ndarray) -> None:
+def white_level(dtype: np.dtype, data_range: float | None = None) -> float:
+    """The value that stands for white: ``data_range``, else 1.0 for floats and the largest
+    value of an integer dtype."""
+    if data_range is not None:
+        if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < np.inf:
+            raise RestoreError(f"data_range must be a positive number, got {data_range!r}")
+        return float(data_range)
+    return 1.0 if np.dtype(dtype).kind == "f" else MAX_VALUE[np.dtype(dtype)]
+
+
+def check_values(pixels: np.ndarray, top: float, what: str = "image") -> None:
+    """Refuse NaN, infinity and values outside [0, top] (floats get FLOAT_TOLERANCE of slack)."""
+    if pixels.dtype.kind == "f":
+        finite = np.isfinite(pixels)
+        if not finite.all():
+            raise RestoreError(f"{what} holds {pixels.size - int(finite.sum()):,} NaN or infinite values; "
+                               "replace them (for example with numpy.nan_to_num) before denoising")
+    low, high = pixels.min(), pixels.max()
+    slack = FLOAT_TOLERANCE * top if pixels.dtype.kind == "f" else 0.0
+    if low < -slack or high > top + slack:
+        hint = ""
+        if pixels.dtype.kind == "f" and top == 1.0 and high > 1.0:
+            hint = " (for pixels on the 0-255 scale pass data_range=255.0)"
+        raise RestoreError(f"{what} values must lie in [0, {top:g}], found [{low:g}, {high:g}]{hint}")
+
+
+def check_image_array(image: np.ndarray, data_range: float | None = None) -> float:
+    """Check an image's type, shape and values; return the value that stands for white."""
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a numpy array, got {type(image).__name__}")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"expected an H×W, H×W×1, H×W×3 or H×W×4 image, got shape {image.shape}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an H×W, H×W×1, H×W×2, H×W×3 or H×W×4 image, got shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
     if image.dtype not in MAX_VALUE and image.dtype.kind != "f":
         raise ValueError(f"expected uint8, uint16 or float pixels in [0, 1], got {image.dtype}")
+    top = white_level(image.dtype, data_range)
+    check_values(image, top)
+    return top
 
 
-def to_unit_float(pixels: np.ndarray) -> np.ndarray:
-    """Scale uint8/uint16 to float32 in [0, 1]; float input is taken as already in [0, 1]."""
-    if pixels.dtype.kind == "f":
-        return np.clip(pixels, 0.0, 1.0).astype(np.float32)
-    return pixels.astype(np.float32) / MAX_VALUE[pixels.dtype]
+def to_unit_float(pixels: np.ndarray, top: float | None = None) -> np.ndarray:
+    """Scale to float32 in [0, 1], ``top`` (default: :func:`white_level`) becoming 1."""
+    top = white_level(pixels.dtype) if top is None else top
+    return np.clip(pixels.astype(np.float32) / np.float32(top), 0.0, 1.0)
 
 
-def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Round float [0, 1] back to the integer dtype (or keep float)."""
-    pixels = np.clip(pixels, 0.0, 1.0)
+def from_unit_float(pixels: np.ndarray, dtype: np.dtype, top: float | None = None) -> np.ndarray:
+    """Back from float [0, 1] to ``dtype`` at the scale ``top`` (integers rounded)."""
+    top = white_level(dtype) if top is None else top
+    pixels = np.clip(pixels, 0.0, 1.0) * top
     if np.dtype(dtype).kind == "f":
         return pixels.astype(dtype)
-    return np.rint(pixels * MAX_VALUE[np.dtype(dtype)]).astype(dtype)
+    return np.rint(pixels).astype(dtype)
 
 
-def split_image(image: np.ndarray) -> tuple[torch.Tensor, PixelLayout]:
+def split_image(image: np.ndarray, data_range: float | None = None) -> tuple[torch.Tensor, PixelLayout]:
     """An H×W[×C] array -> a (1, 3, H, W) float tensor and what is needed to undo it."""
-    check_image_array(image)
+    top = check_image_array(image, data_range)
     squeeze = image.ndim == 2
     pixels = image[:, :, None] if squeeze else image
     alpha = None
-    if pixels.shape[2] == 4:
-        alpha, pixels = pixels[:, :, 3].copy(), pixels[:, :, :3]
+    if pixels.shape[2] in (2, 4):
+        alpha, pixels = pixels[:, :, -1].copy(), pixels[:, :, :-1]
     gray = pixels.shape[2] == 1
     if gray:
         pixels = np.repeat(pixels, 3, axis=2)
-    tensor = torch.from_numpy(np.ascontiguousarray(to_unit_float(pixels)))
+    tensor = torch.from_numpy(np.ascontiguousarray(to_unit_float(pixels, top)))
     tensor = rearrange(tensor, "h w c -> 1 c h w")
-    return tensor, PixelLayout(dtype=image.dtype, gray=gray, squeeze=squeeze, alpha=alpha)
+    return tensor, PixelLayout(dtype=image.dtype, gray=gray, squeeze=squeeze, alpha=alpha, top=top)
 
 
 def merge_image(tensor: torch.Tensor, layout: PixelLayout) -> np.ndarray:
@@ -73,7 +113,7 @@ def merge_image(tensor: torch.Tensor, layout: PixelLayout) -> np.ndarray:
     pixels = rearrange(tensor.detach().float().cpu(), "1 c h w -> h w c").numpy()
     if layout.gray:
         pixels = pixels.mean(axis=2, keepdims=True)
-    pixels = from_unit_float(pixels, layout.dtype)
+    pixels = from_unit_float(pixels, layout.dtype, layout.top)
     if layout.alpha is not None:
         pixels = np.concatenate([pixels, layout.alpha[:, :, None]], axis=2)
     if layout.squeeze:

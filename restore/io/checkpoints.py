@@ -68,15 +68,18 @@ def read_state_dict(path: str | Path, key: str | None = None) -> dict[str, torch
     return unwrap_state_dict(read_checkpoint(path), source=str(path), key=key)
 
 
-def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> nn.Module:
-    """Load a weight file into ``model``, with a readable error when it does not fit."""
-    state = read_state_dict(path)
-    try:
-        model.load_state_dict(state, strict=strict)
-    except RuntimeError as err:
-        first_lines = "\n".join(str(err).splitlines()[:6])
-        raise WeightsError(f"{path} does not fit {type(model).__name__}:\n{first_lines}") from None
-    return model
+def load_state(net: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    """Load ``state`` into ``net`` exactly, or refuse it naming the first keys that do not fit."""
+    own = net.state_dict()
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    wrong = [key for key in own if key in state and own[key].shape != state[key].shape]
+    if missing or unexpected or wrong:
+        raise WeightsError(
+            f"model {name!r}: weights do not match the network "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})"
+        )
+    net.load_state_dict(state, strict=True)
 
 
 def save_atomic(obj: object, path: str | Path) -> None:

@@ -36,8 +36,16 @@ def same_file(first: Path, second: Path) -> bool:
     return first.resolve() == second.resolve()
 
 
+def target_suffix(source: Path, fmt: str | None) -> str:
+    """The output's suffix: the input's own, unless ``fmt`` asks for another format
+    (``--format jpeg`` leaves ``.jpg`` as it is)."""
+    if fmt is None or FORMATS.get(source.suffix.lower()) == fmt:
+        return source.suffix
+    return f".{fmt}"
+
+
 def target_name(source: Path, fmt: str | None) -> str:
-    return f"{source.stem}.{fmt}" if fmt else source.name
+    return source.stem + target_suffix(source, fmt)
 
 
 def plan_jobs(source: str | os.PathLike, output: str | os.PathLike | None = None,
@@ -58,7 +66,7 @@ def plan_jobs(source: str | os.PathLike, output: str | os.PathLike | None = None
     if source.suffix.lower() not in FORMATS:
         raise PathPlanError(f"{source}: not a supported image type ({', '.join(sorted(FORMATS))})")
     if output is None:
-        target = source.with_name(f"{source.stem}{DEFAULT_SUFFIX}.{fmt or source.suffix.lstrip('.')}")
+        target = source.with_name(f"{source.stem}{DEFAULT_SUFFIX}{target_suffix(source, fmt)}")
     else:
         target = Path(output)
         if target.is_dir():

@@ -27,15 +27,15 @@ def add_gaussian_noise(clean: np.ndarray, sigma_255: float, rng: np.random.Gener
 
 
 def noisy_pixels(pixels: np.ndarray, sigma_255: float, rng: np.random.Generator) -> np.ndarray:
-    """A noisy copy of uint8 or uint16 pixels (gray, RGB or RGBA) at the same bit depth, clipped
-    and rounded as a noisy file would be; sigma is on the 0-255 scale whatever the depth, and an
-    alpha channel is left clean."""
+    """A noisy copy of uint8 or uint16 pixels (gray, gray+alpha, RGB or RGBA) at the same bit depth,
+    clipped and rounded as a noisy file would be; sigma is on the 0-255 scale whatever the depth,
+    and an alpha channel (the last of 2 or 4) is left clean."""
     top = 65535 if pixels.dtype == np.uint16 else 255
-    colour = pixels[..., :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else pixels
+    colour = pixels[..., :-1] if pixels.ndim == 3 and pixels.shape[2] in (2, 4) else pixels
     noisy = add_gaussian_noise(colour.astype(np.float32) / top, sigma_255, rng, clip=True, quantize=top)
     out = np.rint(noisy * top).astype(pixels.dtype)
     if colour is not pixels:
-        out = np.concatenate([out, pixels[..., 3:]], axis=2)
+        out = np.concatenate([out, pixels[..., -1:]], axis=2)
     return out
 
 

@@ -8,7 +8,7 @@ import torch
 from restore.archs import fused_ops
 from restore.archs.fused_ops import plain_kernels
 from restore.archs.uformer_arch import Uformer
-from restore.io.checkpoints import WeightsError, load_weights
+from restore.io.checkpoints import WeightsError, load_state, read_state_dict
 from restore.registry import ARCH_REGISTRY
 from restore.scripts.make_uformer_reference import CASES, reference_input, reference_weights
 
@@ -81,7 +81,8 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
     torch.save({"epoch": 250,
                 "state_dict": {f"module.{k}": v for k, v in source.state_dict().items()},
                 "optimizer": optimizer.state_dict()}, path)
-    target = load_weights(Uformer(preset="T"), path)
+    target = Uformer(preset="T")
+    load_state(target, read_state_dict(path), "Uformer_T")
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key
 
@@ -89,15 +90,15 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
 def test_checkpoint_of_another_size_is_refused_clearly(tmp_path):
     path = tmp_path / "s.pth"
     torch.save({"state_dict": Uformer(preset="S").state_dict()}, path)
-    with pytest.raises(WeightsError, match="does not fit Uformer"):
-        load_weights(Uformer(preset="T"), path)
+    with pytest.raises(WeightsError, match="weights do not match the network .*wrong shape"):
+        load_state(Uformer(preset="T"), read_state_dict(path), "Uformer_S")
 
 
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {}, "hook": Path("x")}, path)  # a non-tensor object
     with pytest.raises(WeightsError):
-        load_weights(Uformer(preset="T"), path)
+        read_state_dict(path)
 
 
 @pytest.mark.parametrize("size", [(123, 250), (37, 41), (128, 128), (1, 5)])
