@@ -30,12 +30,3 @@ def _pad(x: torch.Tensor, pad_h: int, pad_w: int, mode: str) -> torch.Tensor:
         return x
     # 5-D inputs take a 3-D pad in non-constant modes; time gets none
     return F.pad(x, (0, pad_w, 0, pad_h) + (0, 0) * (x.ndim - 4), mode=mode)
-
-
-def mirror_indices(length: int, target: int) -> list[int]:
-    """Indices 0..length-1 mirrored back and forth to fill ``target`` slots: how a clip
-    shorter than a network's frame count is padded in time."""
-    if length == 1:
-        return [0] * target
-    period = 2 * (length - 1)
-    return [min(i % period, period - i % period) for i in range(target)]

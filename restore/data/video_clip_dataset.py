@@ -32,9 +32,9 @@ from torch.utils import data
 
 from restore.data.gaussian_noise_dataset import to_gray_rgb
 from restore.data.image_files import image_size, list_images
-from restore.archs.padding import mirror_indices
 from restore.data.photo_motion import MotionRange, motion_clip
 from restore.errors import DatasetError
+from restore.io.clip_frames import mirror_indices
 from restore.io.formats import VIDEO_SUFFIXES
 from restore.io.video_frame_folder import FRAME_SUFFIXES, list_frames, read_frame
 from restore.noise.gaussian import add_gaussian_noise, append_sigma_map, draw_sigma

@@ -21,8 +21,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from restore.archs.padding import mirror_indices
 from restore.inference.tiling import ramp_weights, tiled_apply
+from restore.io.clip_frames import mirror_indices
 
 Tensor = torch.Tensor
 ClipFn = Callable[[Tensor], Tensor]  # (B, T, 3, H, W) in [0, 1] -> same shape

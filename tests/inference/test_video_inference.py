@@ -5,7 +5,7 @@ import torch
 
 from restore.archs.uniformer_video_arch import UniformerVideoSkipAt
 from restore.data.photos import load_rgb as load_photo, pan_zoom_clip
-from restore.archs.padding import mirror_indices
+from restore.io.clip_frames import mirror_indices
 from restore.inference.video_stream import denoise_frames
 
 
