@@ -42,6 +42,13 @@ def test_lower_layers_never_import_higher_ones(layer):
         assert not bad, f"{path.relative_to(REPO)} imports {bad}"
 
 
+@pytest.mark.parametrize("layer", ["io", "data"])
+def test_io_and_data_sit_below_inference(layer):
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        bad = sorted(name for name in imported_modules(path) if name.startswith(("restore.inference", "restore.models")))
+        assert not bad, f"{path.relative_to(REPO)} imports {bad}"
+
+
 def test_archs_import_nothing_of_ours_but_archs_errors_and_the_registry():
     for path in sorted((PACKAGE / "archs").rglob("*.py")):
         ours = {name for name in imported_modules(path) if name.startswith("restore")}
