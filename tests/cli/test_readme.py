@@ -50,8 +50,9 @@ BENCHMARK_COMMANDS = sorted({(where, command) for where, text in TEXTS.items()
                              and not any(mark in command for mark in "[<>|&")})
 
 
-def test_the_documents_show_commands():
-    assert len(COMMANDS) > 20 and ("restore/denoise_video.py",) in PROGRAMS and ("app.py",) in PROGRAMS
+def test_the_command_reader_finds_the_quick_start_programs():
+    """The tests below run over what the reader finds: it must find the README's own programs."""
+    assert {("restore/denoise_image.py",), ("restore/denoise_video.py",), ("app.py",)} <= set(PROGRAMS)
 
 
 @pytest.mark.slow
