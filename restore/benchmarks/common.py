@@ -136,15 +136,16 @@ def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[s
     return models
 
 
-def model_method(model, per_frames: bool = False) -> Method:
-    """Our Denoiser as a method; Gaussian models get σ, real-noise models none."""
+def model_method(model, per_frames: bool = False, ensemble: bool = False) -> Method:
+    """Our Denoiser as a method; Gaussian models get σ, real-noise models none; ``ensemble``: the
+    8-way flip and rotation self-ensemble of an image model."""
     def run(noisy: np.ndarray, sigma: float) -> np.ndarray:
         level = sigma if model.card.is_gaussian else None
         if model.kind == "video":
             return model.denoise_video(noisy, sigma=level)
         if per_frames:
-            return np.stack([model(frame, sigma=level) for frame in noisy])
-        return model(noisy, sigma=level)
+            return np.stack([model(frame, sigma=level, ensemble=ensemble) for frame in noisy])
+        return model(noisy, sigma=level, ensemble=ensemble)
     return run
 
 

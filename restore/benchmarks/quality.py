@@ -146,8 +146,15 @@ def heldout_clips(settings: Settings, notes: list[str]) -> list[tuple[str, np.nd
 
 # ----------------------------------------------------------------------------- methods
 
-def image_methods(models: list, notes: list[str]) -> list[tuple[str, bool, Method, object]]:
-    methods = [(method_label(model), True, model_method(model), model) for model in models if model.kind == "image"]
+def image_methods(models: list, notes: list[str], ensemble: bool = False) -> list[tuple[str, bool, Method, object]]:
+    """Our image models (and with ``ensemble`` each one's 8-way self-ensemble, ``<name> ×8``) and the
+    classical methods that are installed."""
+    methods = []
+    for model in models:
+        if model.kind == "image":
+            methods.append((method_label(model), True, model_method(model), model))
+            if ensemble:
+                methods.append((f"{method_label(model)} ×8", True, model_method(model, ensemble=True), model))
     for name, fn in IMAGE_METHODS.items():
         try:
             check_available(name)
@@ -317,6 +324,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (bm3d uses its own)")
     parser.add_argument("--precision", default="fp32",
                         help="comma-separated precisions of our models, one row each (fp32, bf16, auto)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="also run each image model's 8-way flip/rotation self-ensemble (rows '<name> ×8')")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -352,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
         cv2.setNumThreads(args.threads)
         models = load_models(args.model, args.weights_dir, notes, tuple(args.precision.split(",")))
         images = heldout_images(names, settings)
-        methods = image_methods(models, notes)
+        methods = image_methods(models, notes, ensemble=args.ensemble)
         clips = [] if args.no_video else heldout_clips(settings, notes)
         vmethods = [] if args.no_video else video_methods(models, notes)
         plots = can_plot(notes)

@@ -148,3 +148,16 @@ def test_each_precision_is_a_row_of_its_own(weights_dir, tmp_path, without_bm3d)
     assert code == 0
     by = {r["method"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     assert abs(by["tiny_image (bf16)"]["psnr"] - by["tiny_image"]["psnr"]) < 0.5  # the same model, rounded
+
+
+def test_the_ensemble_is_a_row_beside_its_model_with_its_gain_and_cost(weights_dir, tmp_path, without_bm3d):
+    out = tmp_path / "quality"
+    code = benchmark_quality.main(["--out", str(out), "--weights-dir", str(weights_dir), "--images", "chelsea",
+                                   "--sigmas", "30", "--crop", "32", "--no-video", "--ensemble"])
+    assert code == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    names = [r["method"] for r in rows]
+    assert names.index("tiny_image ×8") == names.index("tiny_image") + 1
+    by = {r["method"]: r for r in rows}
+    plain, ensemble = by["tiny_image"], by["tiny_image ×8"]
+    assert ensemble["psnr"] != plain["psnr"] and ensemble["cpu_s_per_mp"] > 2 * plain["cpu_s_per_mp"]
