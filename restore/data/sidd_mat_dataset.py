@@ -15,6 +15,7 @@ from torch.utils import data
 from restore.errors import DatasetError
 from restore.data.image_files import require_file
 from restore.data.patch_ops import sample_dict
+from restore.io.pixel_values import MAX_VALUE, to_unit_float
 from restore.registry import DATASET_REGISTRY
 
 
@@ -35,14 +36,9 @@ def load_mat_blocks(path: str | Path, key: str | None = None) -> np.ndarray:
     blocks = np.asarray(arrays[key])
     if blocks.ndim < 3 or blocks.shape[-1] != 3:
         raise DatasetError(f"{path}:{key} has shape {blocks.shape}; expected (..., H, W, 3)")
+    if blocks.dtype not in MAX_VALUE and blocks.dtype.kind != "f":
+        raise DatasetError(f"{path}:{key} holds {blocks.dtype} pixels; expected uint8, uint16 or float in [0, 1]")
     return blocks
-
-
-def to_unit_float(blocks: np.ndarray) -> np.ndarray:
-    """uint8 (or any integer type) -> float32 in [0, 1]; floats are taken as already in [0, 1]."""
-    if np.issubdtype(blocks.dtype, np.integer):
-        return blocks.astype(np.float32) / np.float32(np.iinfo(blocks.dtype).max)
-    return blocks.astype(np.float32)
 
 
 def block_names(leading_shape: tuple[int, ...]) -> list[str]:

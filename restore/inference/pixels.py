@@ -20,8 +20,8 @@ import torch
 from einops import rearrange
 
 from restore.errors import RestoreError
+from restore.io.pixel_values import MAX_VALUE, to_unit_float, white_level
 
-MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 FLOAT_TOLERANCE = 1e-3  # floats this far (times the range) outside it are rounding, and are clipped
 
 
@@ -34,16 +34,6 @@ class PixelLayout:
     squeeze: bool  # input was H×W (no channel axis)
     alpha: np.ndarray | None  # H×W alpha plane of a gray+alpha or RGBA input, kept as it was
     top: float = 1.0  # the value that stands for white in the input
-
-
-def white_level(dtype: np.dtype, data_range: float | None = None) -> float:
-    """The value that stands for white: ``data_range``, else 1.0 for floats and the largest
-    value of an integer dtype."""
-    if data_range is not None:
-        if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < np.inf:
-            raise RestoreError(f"data_range must be a positive number, got {data_range!r}")
-        return float(data_range)
-    return 1.0 if np.dtype(dtype).kind == "f" else MAX_VALUE[np.dtype(dtype)]
 
 
 def check_values(pixels: np.ndarray, top: float, what: str = "image") -> None:
@@ -75,12 +65,6 @@ def check_image_array(image: np.ndarray, data_range: float | None = None) -> flo
     top = white_level(image.dtype, data_range)
     check_values(image, top)
     return top
-
-
-def to_unit_float(pixels: np.ndarray, top: float | None = None) -> np.ndarray:
-    """Scale to float32 in [0, 1], ``top`` (default: :func:`white_level`) becoming 1."""
-    top = white_level(pixels.dtype) if top is None else top
-    return np.clip(pixels.astype(np.float32) / np.float32(top), 0.0, 1.0)
 
 
 def from_unit_float(pixels: np.ndarray, dtype: np.dtype, top: float | None = None) -> np.ndarray:
