@@ -36,7 +36,7 @@ from restore.inference.defaults import (
     DEFAULT_VIDEO_TILE,
     DEFAULT_VIDEO_TILE_OVERLAP,
 )
-from restore.inference.pixels import merge_image, split_image
+from restore.inference.pixels import check_image_array, merge_image, split_image, to_unit_float
 from restore.inference.precision import (precision_name, resolve_device, resolve_precision, uses_autocast,
                                          weights_dtype)
 from restore.io.checkpoints import load_state, read_state_dict, save_safetensors
@@ -58,6 +58,8 @@ INSTALLED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_DIR_ENV = "RESTORE_WEIGHTS_DIR"
 SIGMA_FRAMES = 8  # frames a video's noise level is estimated from
+# JPEG turns sensor noise blocky and colourless: not the white Gaussian noise these models learnt.
+JPEG_NOTE = "noise in JPEG photos is not Gaussian, so results may stay noisy (a camera-noise model is planned)"
 
 
 def default_weights_dir() -> Path:
@@ -217,6 +219,11 @@ class Denoiser:
     def kind(self) -> str:
         return self.card.kind
 
+    def input_note(self, fmt: str) -> str | None:
+        """One line to show with the result of an input of format ``fmt`` ('jpeg', 'png', ...)
+        that this model is not made for, or None."""
+        return JPEG_NOTE if fmt == "jpeg" and self.card.is_gaussian else None
+
     def check_sigma(self, sigma: float | None) -> float | None:
         """A σ within the card's range for noise with a level; other models (real noise) take none."""
         if sigma is None:
@@ -231,26 +238,34 @@ class Denoiser:
             raise RestoreError(f"sigma {sigma} is outside model {self.name!r}'s range [{low:g}, {high:g}]")
         return float(sigma)
 
-    def choose_sigma(self, sample: np.ndarray | Iterable[np.ndarray], sigma: float | str | None = "auto"
-                     ) -> tuple[float | None, str]:
+    def choose_sigma(self, sample: np.ndarray | Iterable[np.ndarray], sigma: float | str | None = "auto",
+                     data_range: float | None = None) -> tuple[float | None, str]:
         """(the σ to pass to the network, a short note of where it came from) for an image
         (H, W[, C]) or a sequence of video frames.
 
         ``sigma="auto"`` or None estimates σ from ``sample``; a model that takes a noise map
         gets the estimate (clamped into its trained range), a blind model gets none and the
         estimate is only reported. A number is checked against the card and passed on.
+        ``data_range`` is as for :meth:`__call__`. An image too small to estimate σ from
+        needs a number, unless the model is blind.
         """
         if sigma not in (None, "auto"):
             value = self.check_sigma(float(sigma))
             return value, f"sigma {value:g} given"
         if not self.card.noise_model.takes_sigma:
             return None, f"model for {self.card.noise_model.describe(self.card.noise)}"
-        from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
+        from restore.inference.noise_level import TooSmallToEstimate, estimate_sigma, estimate_sigma_frames
 
-        if isinstance(sample, np.ndarray) and self.kind == "image":
-            estimate = estimate_sigma(sample)
-        else:
-            estimate = estimate_sigma_frames(sample)
+        try:
+            if isinstance(sample, np.ndarray) and self.kind == "image":
+                top = check_image_array(sample, data_range)
+                estimate = estimate_sigma(sample if data_range is None else to_unit_float(sample, top))
+            else:
+                estimate = estimate_sigma_frames(sample)
+        except TooSmallToEstimate as error:
+            if not self.card.noise_map_input:
+                return None, "sigma not estimated (image too small); blind model"
+            raise RestoreError(f"{error}; give the noise level (--sigma, or sigma= in the API)") from None
         if not self.card.noise_map_input:
             return None, f"sigma ~{estimate:.1f} estimated; blind model"
         low, high = self.card.sigma_range
@@ -305,20 +320,26 @@ class Denoiser:
         return tiled_apply(fn, x, tile=self.tile, overlap=self.tile_overlap, progress=progress, workers=self.workers)
 
     def __call__(self, image: np.ndarray, sigma: float | str | None = "auto",
-                 progress: Callable[[int, int], None] | None = None, ensemble: bool = False) -> np.ndarray:
-        """Denoise an H×W[×1|3|4] uint8/uint16/float image; same shape and dtype come back.
+                 progress: Callable[[int, int], None] | None = None, ensemble: bool = False, *,
+                 data_range: float | None = None) -> np.ndarray:
+        """Denoise an H×W[×1|2|3|4] uint8/uint16/float image; same shape and dtype come back.
+
+        Values are read as scikit-image reads them: uint8 0-255, uint16 0-65535, floats 0-1.
+        ``data_range`` names another white level (255.0 for floats on the 0-255 scale, 4095 for
+        12-bit data in uint16); values outside [0, white] (beyond a 1e-3 rounding slack for
+        floats), NaN and infinity are refused with a RestoreError rather than clipped.
 
         ``sigma`` is a number (0-255 scale) or "auto"/None: estimated from the image for
         models that take a noise map, not needed by blind ones. Grayscale goes through the
-        colour network as three equal channels and comes back as one; an alpha channel is
-        passed through untouched. ``ensemble`` averages the 8 flips and quarter turns (8x the
-        time, a little cleaner).
+        colour network as three equal channels and comes back as one; an alpha channel (the
+        last of 2 or 4) is passed through untouched. ``ensemble`` averages the 8 flips and
+        quarter turns (8x the time, a little cleaner).
         """
+        tensor, layout = split_image(image, data_range)
         if sigma in (None, "auto") and not self.card.noise_map_input:
             sigma = None
         else:
-            sigma = self.choose_sigma(image, sigma)[0]
-        tensor, layout = split_image(image)
+            sigma = self.choose_sigma(image, sigma, data_range)[0]
         return merge_image(self.denoise_tensor(tensor, sigma, progress, ensemble=ensemble), layout)
 
     def denoise_video(self, frames: Iterable[np.ndarray] | np.ndarray, sigma: float | str | None = "auto", *,

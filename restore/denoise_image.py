@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sigma != "auto":
         denoiser.check_sigma(args.sigma)
 
-    failed, scores = [], []
+    failed, scores, noted = [], [], set()
     # Bars only on a terminal (disable=None): in a log their redraws would share a line with
     # the per-file lines, which tqdm.write can only keep apart where "\r" returns the cursor.
     files_bar = tqdm(jobs, desc="images", unit="img", disable=True if len(jobs) == 1 else None, file=sys.stderr)
@@ -115,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
             loaded = read_image(job.source)
             reference = read_image(job.reference).pixels if job.reference is not None else None
             sigma, how = denoiser.choose_sigma(loaded.pixels, args.sigma)
+            note = denoiser.input_note(loaded.format)
+            if note and note not in noted:  # once a run, not once a file
+                noted.add(note)
+                tqdm.write(f"note: {note}", file=sys.stderr)
             tiles_bar = tqdm(desc=job.source.name, unit="tile", disable=True if len(jobs) > 1 else None,
                              file=sys.stderr)
 
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
             result = denoiser(loaded.pixels, sigma=sigma, progress=on_tile, ensemble=args.ensemble)
             tiles_bar.close()
-            write_image(job.target, result)
+            write_image(job.target, result, loaded.metadata)
         except RestoreError as error:  # this image only: the others are still processed
             failed.append(job.source)
             message = str(error) if str(job.source) in str(error) else f"{job.source}: {error}"

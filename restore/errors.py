@@ -4,13 +4,15 @@ Any :class:`RestoreError` (a missing file, a corrupt image, a bad card, a wrong 
 reaches the shell as a single ``error: ...`` line and exit code 2. Anything else is a
 bug or the machine failing (out of memory): one ``error: unexpected failure`` line and
 exit code 1. ``RESTORE_TRACEBACK=1`` shows the traceback instead. SIGTERM is turned into
-an exception, as Ctrl-C is, so that temporary files are removed on the way out.
+an exception, as Ctrl-C is, so that temporary files are removed on the way out. A Python
+warning is one ``warning: ...`` line, written above any progress bar rather than into it.
 """
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -58,13 +60,24 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def show_warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: object = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for the shell: the message alone, without the source line that
+    Python prints after it, through ``tqdm.write`` so that a progress bar is redrawn below it."""
+    from tqdm import tqdm
+
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def run_cli(main: Callable[[], int], on_stop: str = "no partial output was left") -> int:
     """Run an entry point's ``main``: user errors exit 2 with one line, bugs exit 1 with one line,
-    Ctrl-C 130 and SIGTERM 143 with ``on_stop`` saying what was left behind."""
+    Ctrl-C 130 and SIGTERM 143 with ``on_stop`` saying what was left behind; warnings are one
+    ``warning:`` line each."""
     try:
         signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread (tests call main() from worker threads)
         pass
+    shown, warnings.showwarning = warnings.showwarning, show_warning_line
     try:
         return main()
     except RestoreError as error:
@@ -85,3 +98,5 @@ def run_cli(main: Callable[[], int], on_stop: str = "no partial output was left"
         print(f"error: unexpected failure ({type(error).__name__}: {first}); "
               "rerun with RESTORE_TRACEBACK=1 for details", file=sys.stderr, flush=True)
         return EXIT_FAILURE
+    finally:
+        warnings.showwarning = shown

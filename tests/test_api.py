@@ -214,3 +214,60 @@ def test_cpu_tiles_run_side_by_side_and_give_the_one_thread_result():
     finally:
         torch.set_num_threads(saved)
     torch.testing.assert_close(side_by_side, in_turn, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("image, fragment", [
+    (data.astronaut()[:40, :40].astype(np.float64), r"values must lie in \[0, 1\], found \[0, 237\] \(for pixels on the "
+                                                    r"0-255 scale pass data_range=255.0\)"),
+    (np.full((40, 40, 3), -0.2, np.float32), r"must lie in \[0, 1\], found \[-0.2, -0.2\]"),
+    (np.where(np.eye(40)[..., None] > 0, np.inf, 0.5).repeat(3, axis=2), "120 NaN or infinite values"),
+    (np.pad(np.full((39, 40), 0.5), ((0, 1), (0, 0)), constant_values=np.nan), "holds 40 NaN or infinite values"),
+])
+def test_values_outside_the_range_or_not_finite_are_refused_not_clipped(weights_dir, image, fragment):
+    from restore.errors import RestoreError
+
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    for sigma in (10, "auto"):
+        with pytest.raises(RestoreError, match=fragment):
+            den(image, sigma=sigma)
+
+
+def test_data_range_names_the_white_level(weights_dir):
+    from restore.errors import RestoreError
+
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    photo = data.astronaut()[:40, :48]
+    as_255 = den(photo.astype(np.float64), sigma=10, data_range=255.0)
+    assert as_255.dtype == np.float64 and abs(as_255.mean() - photo.mean()) < 10  # not clipped to white
+    np.testing.assert_allclose(as_255, den(photo, sigma=10), atol=0.51)  # the uint8 result, unrounded
+    twelve_bit = photo.astype(np.uint16) * 16
+    assert den(twelve_bit, sigma=10, data_range=4095).max() <= 4095
+    with pytest.raises(RestoreError, match=r"must lie in \[0, 255\], found \[0, 3792\]"):
+        den(twelve_bit, sigma=10, data_range=255)
+    with pytest.raises(RestoreError, match="data_range must be a positive number"):
+        den(photo, sigma=10, data_range=0)
+    slightly_over = np.clip(photo / 255 + 5e-4, 0, 1.0005)  # rounding slack is accepted
+    assert den(slightly_over, sigma=10).max() <= 1.0
+
+
+def test_gray_alpha_comes_back_gray_alpha_with_its_alpha(weights_dir):
+    den = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    gray_alpha = np.dstack([data.camera()[:40, :48], np.arange(40 * 48).reshape(40, 48) % 256]).astype(np.uint16) * 257
+    out = den(gray_alpha)
+    assert out.shape == gray_alpha.shape and out.dtype == np.uint16
+    assert np.array_equal(out[..., 1], gray_alpha[..., 1])
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 3), (2, 2), (1, 2000, 3)])
+def test_images_too_small_for_a_sigma_estimate(tmp_path, weights_dir, publish, tiny_uformer, shape):
+    from restore.errors import RestoreError
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    blind = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu")
+    assert blind.choose_sigma(image) == (None, "sigma not estimated (image too small); blind model")
+    assert blind(image).shape == image.shape
+    card = publish(tmp_path, "tiny_map", "Uformer", {**tiny_uformer, "dd_in": 4}, noise_map_input=True)
+    with_map = Denoiser.from_pretrained(card.path, device="cpu")
+    with pytest.raises(RestoreError, match="too small to estimate the noise level .* give the noise level"):
+        with_map(image)
+    assert with_map(image, sigma=20).shape == image.shape

@@ -14,6 +14,16 @@ patches with a pixel whose local level is close enough to 0 or 255 to lose more 
 a small share of its noise variance are left out, and the small loss in the rest is
 corrected with the variance of a censored Gaussian at each pixel's local level.
 
+Compressed files (JPEG, and video codecs) break the white-noise premise: chroma
+subsampling removes most of the noise's colour and quantising the 8x8 block transforms
+its fine detail, so many patch directions hold no noise at all, their eigenvalues fall
+to zero and so does the estimate (0.4 for sigma 18 saved at JPEG quality 90 with 4:2:0
+chroma). What compression keeps is the coarse luminance, so sigma is also read from the
+luminance averaged over 2x2 blocks (white noise of sigma becomes sigma * |LUMA| / 2
+there). On white noise the two readings agree; the coarse one is reported only when it
+is several times the fine one, which white noise never gives, and texture (gravel,
+grass: a coarse reading 3-5x the fine one) did not either.
+
 Numpy, OpenCV and scipy only; a 1920x1080 colour image takes a fraction of a second
 on one core, since only a grid of at most MAX_PATCHES patches is ever converted.
 """
@@ -29,6 +39,8 @@ import numpy as np
 from scipy import special, stats
 from threadpoolctl import threadpool_limits
 
+from restore.errors import RestoreError
+
 PATCH = 7                       # side of the square patches
 MAX_PATCHES = 40_000            # patch positions per image: the grid's stride grows on large images
 MIN_PATCHES_PER_DIMENSION = 4   # fewer chosen patches than this per patch dimension widen the choice
@@ -41,6 +53,14 @@ TOLERANCE = 1e-3                # stop when sigma moves less than this (0-255 sc
 QUANTISATION_VARIANCE = 1.0 / 12.0  # variance of rounding to whole levels
 LEVELS = 255.0
 LEVEL_BINS = 4                  # levels are kept in quarter-level bins: clipping shares are looked up per bin
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # the luminance JPEG keeps (ITU-R BT.601)
+COARSE = 2                      # side of the blocks the coarse luminance is averaged over
+CORRELATED_RATIO = 6.0          # the coarse reading this many times the fine one, and CORRELATED_MARGIN
+CORRELATED_MARGIN = 2.0         # levels above it: the noise is not white
+
+
+class TooSmallToEstimate(RestoreError):
+    """The image has too few pixels a side for a patch: its noise level cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +102,8 @@ def as_channels(image: np.ndarray) -> np.ndarray:
     if array.shape[-1] in (2, 4):  # gray + alpha, RGB + alpha: alpha carries no noise
         array = array[..., :-1]
     if array.shape[0] < PATCH + 1 or array.shape[1] < PATCH + 1:
-        raise ValueError(f"image of {array.shape[0]}x{array.shape[1]} is too small: "
-                         f"need at least {PATCH + 1} pixels a side")
+        raise TooSmallToEstimate(f"a {array.shape[1]}x{array.shape[0]} picture is too small to estimate the "
+                                 f"noise level from (that needs at least {PATCH + 1} pixels a side)")
     return array
 
 
@@ -277,12 +297,34 @@ def estimate_sigma(image: np.ndarray) -> float:
     ``image`` is H x W or H x W x C (alpha is ignored), uint8, uint16 or float in [0, 1].
     Colour channels are taken to carry i.i.d. noise of one sigma and are used together:
     a patch holds all its channels, so the principal directions also separate colours
-    (on a gray photo stored as RGB two thirds of them hold noise alone).
+    (on a gray photo stored as RGB two thirds of them hold noise alone). Noise that
+    compression made blocky and colourless is read from the coarse luminance
+    (:func:`coarse_estimate`). Raises :class:`TooSmallToEstimate` for an image under
+    PATCH + 1 pixels a side.
     """
     # One BLAS thread: the matrices are small (at most 147 x 147), and a threaded BLAS waiting
     # at its barriers on cores busy with other work ran tens of times slower.
     with threadpool_limits(limits=1, user_api="blas"):
-        return estimate_from_patches(patch_statistics(image))
+        fine = estimate_from_patches(patch_statistics(image))
+        coarse = coarse_estimate(image)
+    if coarse is not None and coarse > CORRELATED_RATIO * fine + CORRELATED_MARGIN:
+        return coarse
+    return fine
+
+
+def coarse_estimate(image: np.ndarray) -> float | None:
+    """Sigma read from the luminance averaged over COARSE x COARSE blocks, scaled back to the
+    white noise per channel that would give it; None when the image is too small for it."""
+    array = as_channels(image)
+    height, width = (array.shape[0] // COARSE) * COARSE, (array.shape[1] // COARSE) * COARSE
+    if height < COARSE * (PATCH + 1) or width < COARSE * (PATCH + 1):
+        return None
+    scale = level_scale(array)[0]
+    levels = array[:height, :width].astype(np.float32) * np.float32(scale / LEVELS)
+    weights = LUMA if levels.shape[-1] == 3 else np.ones(1, np.float32)
+    luminance = levels @ weights
+    blocks = luminance.reshape(height // COARSE, COARSE, width // COARSE, COARSE).mean(axis=(1, 3))
+    return estimate_from_patches(patch_statistics(blocks)) * COARSE / float(np.linalg.norm(weights))
 
 
 def spread_sample(frames: Iterable[np.ndarray], max_frames: int) -> list[np.ndarray]:

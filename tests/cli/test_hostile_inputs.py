@@ -19,11 +19,12 @@ import zlib
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 from skimage import data
 
-from restore.io.image import write_image
+from restore.io.image import read_image, write_image
 
 pytestmark = pytest.mark.slow  # subprocesses, servers or training: not in the fast subset
 
@@ -123,6 +124,148 @@ def test_sigterm_during_an_image_run_leaves_no_partial_file(tmp_path, weights):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr
     assert all(p.suffix == ".png" and not p.name.startswith(".") for p in out.iterdir())
+
+
+def run_measured(*args: str, timeout: float = 180) -> tuple[subprocess.CompletedProcess, float]:
+    """A CLI run in a child whose address space is capped at 6 GiB (an unbounded read fails
+    there rather than filling the machine): its result and its peak resident memory in MB."""
+    import resource
+    import tempfile
+    import threading
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, *args], cwd=REPO, env=ENV, stdout=out, stderr=err,
+                                   text=True, preexec_fn=cap)
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, process.returncode, out.read(), err.read()), usage.ru_maxrss / 1024
+
+
+def sparse_file(path: Path, head: bytes = b"", size: int = 2 * 10**9) -> Path:
+    with open(path, "wb") as file:
+        file.write(head)
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("name, fragment", [("zero.png", "is a character device, not an image"),
+                                            ("pipe.png", "is a FIFO (named pipe), not an image"),
+                                            ("sparse.png", "not a readable PNG image (it does not start as any image does)"),
+                                            ("tail.png", "far more than a 64x64 image needs")])
+def test_a_device_a_fifo_or_a_huge_file_named_png_exits_2_at_once(tmp_path, weights, photo, name, fragment):
+    path = tmp_path / name
+    if name == "zero.png":
+        path.symlink_to("/dev/zero")
+    elif name == "pipe.png":
+        os.mkfifo(path)
+    else:
+        sparse_file(path, photo.read_bytes() if name == "tail.png" else b"")
+    args = ["--weights-dir", str(weights), "--model", "tiny_local_gauss", "--output", str(tmp_path / "out.png")]
+    _, normal = run_measured("restore/denoise_image.py", "--input", str(photo), *args)
+    (tmp_path / "out.png").unlink()
+    started = time.monotonic()
+    done, peak = run_measured("restore/denoise_image.py", "--input", str(path), *args, timeout=120)
+    assert_one_error_line(done, fragment)
+    assert time.monotonic() - started < 60 and peak < normal + 200, peak - normal
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 3), (2, 2), (1, 2000, 3)])
+def test_tiny_images_are_denoised(tmp_path, weights, shape):
+    image = write_image(tmp_path / "tiny.png", np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8))
+    done = run("restore/denoise_image.py", "--input", str(image), "--weights-dir", str(weights),
+               "--model", "tiny_local_gauss")
+    assert done.returncode == 0 and "sigma not estimated (image too small)" in done.stdout, done.stderr[-2000:]
+    assert read_image(tmp_path / "tiny_denoised.png").pixels.shape == shape
+
+
+def test_tiny_video_frames_need_a_sigma_or_are_denoised_with_one(tmp_path, weights, make_clip):
+    clip = make_clip(tmp_path / "tiny.mp4", frames=5, size=(2, 2))
+    args = ["restore/denoise_video.py", "--input", str(clip), "--output", str(tmp_path / "out.mp4"),
+            "--weights-dir", str(weights), "--model", "tiny_video_skipat_gauss"]
+    assert_one_error_line(run(*args), "a 2x2 picture is too small to estimate the noise level")
+    assert not (tmp_path / "out.mp4").exists()
+    done = run(*args, "--sigma", "20")
+    assert done.returncode == 0 and (tmp_path / "out.mp4").is_file(), done.stderr[-2000:]
+
+
+def test_pages_animations_and_float_tiffs_exit_2_in_one_line(tmp_path, weights):
+    import tifffile
+    from PIL import Image
+
+    frames = [Image.fromarray(data.astronaut()[:32, shift:shift + 32]) for shift in (0, 8, 16)]
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "moving.webp", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    tifffile.imwrite(tmp_path / "float.tif", data.astronaut()[:32, :32].astype(np.float32) / 255, photometric="rgb")
+    for name, fragment in [("pages.tif", "a multi-page TIFF of 3 pages"), ("moving.webp", "an animated WebP of 3 frames"),
+                           ("float.tif", "holds 32-bit floating-point pixels")]:
+        done = run("restore/denoise_image.py", "--input", str(tmp_path / name), "--weights-dir", str(weights),
+                   "--model", "tiny_local_gauss")
+        assert_one_error_line(done, fragment)
+        assert "corrupt" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["float.tif", "moving.webp", "pages.tif"]
+
+
+def test_a_camera_jpeg_keeps_its_metadata_its_suffix_and_gets_one_note(tmp_path, weights):
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Canon", "EOS R5", 6
+    noisy = np.clip(data.chelsea()[:48, :64] + np.random.default_rng(0).normal(0, 18, (48, 64, 3)), 0, 255)
+    source = tmp_path / "IMG_0001.jpg"
+    Image.fromarray(noisy.astype(np.uint8)).save(source, quality=85, exif=exif.tobytes(), icc_profile=icc)
+    before = source.read_bytes()
+    (tmp_path / "out").mkdir()
+    done = run("restore/denoise_image.py", "--input", str(source), "--format", "jpeg", "--output", str(tmp_path / "out"),
+               "--weights-dir", str(weights), "--model", "tiny_local_gauss")
+    assert done.returncode == 0, done.stderr[-2000:]
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
+    assert notes == ["note: noise in JPEG photos is not Gaussian, so results may stay noisy "
+                     "(a camera-noise model is planned)"]
+    sigma = float(done.stdout.split("sigma ~")[1].split()[0])
+    assert sigma > 10  # it read 0.4 on such files
+    with Image.open(tmp_path / "out" / "IMG_0001.jpg") as written:  # .jpg kept, not renamed .jpeg
+        tags = written.getexif()
+        assert (tags[0x010F], tags[0x0110], tags[0x0112]) == ("Canon", "EOS R5", 1)
+        assert written.info["icc_profile"] == icc and written.size == (48, 64)
+    assert source.read_bytes() == before
+
+
+def test_a_16_bit_gray_alpha_png_comes_back_as_one(tmp_path, weights):
+    rng = np.random.default_rng(0)
+    gray = np.clip(128 * 257 + rng.normal(0, 20 * 257, (48, 64)), 0, 65535)
+    alpha = np.tile(np.linspace(0, 65535, 64), (48, 1))
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in np.dstack([gray, alpha]).round())
+    source = tmp_path / "ga.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 48, 16, 4, 0, 0, 0))
+                       + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+    done = run("restore/denoise_image.py", "--input", str(source), "--weights-dir", str(weights),
+               "--model", "tiny_local_gauss")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 15 < float(done.stdout.split("sigma ~")[1].split()[0]) < 25  # it printed 0.0
+    out = tmp_path / "ga_denoised.png"
+    assert out.read_bytes()[24:26] == b"\x10\x04"  # 16 bits, gray + alpha
+    assert np.array_equal(read_image(out).pixels[..., 1], read_image(source).pixels[..., 1])
+
+
+def test_warnings_are_one_clean_line_each(tmp_path, weights):
+    source = write_image(tmp_path / "logo.png", np.dstack([data.astronaut()[:32, :32], np.full((32, 32), 99, np.uint8)]))
+    done = subprocess.run([sys.executable, "restore/denoise_image.py", "--input", str(source), "--format", "jpeg",
+                           "--weights-dir", str(weights), "--model", "tiny_local_gauss"], cwd=REPO,
+                          env={**ENV, "PYTHONWARNINGS": "default"}, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    assert f"warning: {tmp_path / 'logo_denoised.jpeg'}: JPEG has no alpha channel; the alpha channel was dropped" in lines
+    assert not any("UserWarning" in line or "warnings.warn" in line for line in lines), done.stderr
 
 
 # ----- weight cards and checkpoints ---------------------------------------------------------------

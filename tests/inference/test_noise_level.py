@@ -1,7 +1,11 @@
 """restore.inference.noise_level: sigma read back from flat fields, dark (clipped) images and a
 textured training photo, every input type, whole clips."""
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
+from skimage import data
 
 from restore.data.photos import load_rgb
 from restore.inference.noise_level import estimate_sigma, estimate_sigma_frames
@@ -42,6 +46,21 @@ def test_texture_is_not_read_as_noise():
     assert estimate_sigma(astronaut) < 1.5
     assert estimate_sigma(noisy_uint8(astronaut, 25, seed=2)) == pytest.approx(25, abs=2)
     assert estimate_sigma(noisy_uint8(astronaut, 5, seed=3)) == pytest.approx(5, abs=1)
+
+
+def as_jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
+    """``pixels`` saved and read back as a JPEG (Pillow's default 4:2:0 chroma, as cameras use)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+@pytest.mark.parametrize("quality", [75, 90])
+def test_noise_that_jpeg_made_blocky_is_still_read(quality):
+    # chelsea is a held-out photo; the white-noise reading of these files was 0.3-0.4
+    noisy = as_jpeg(noisy_uint8(data.chelsea(), 18, seed=7), quality)
+    assert estimate_sigma(noisy) == pytest.approx(18, abs=3)  # measured 19.5 (q75) and 19.2 (q90)
+    assert estimate_sigma(as_jpeg(data.chelsea(), quality)) < 1.5  # the clean photo stays clean
 
 
 def test_every_input_type_reads_the_same_level():
