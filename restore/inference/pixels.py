@@ -36,8 +36,9 @@ class PixelLayout:
     top: float = 1.0  # the value that stands for white in the input
 
 
-def check_values(pixels: np.ndarray, top: float, what: str = "image") -> None:
-    """Refuse NaN, infinity and values outside [0, top] (floats get FLOAT_TOLERANCE of slack)."""
+def check_values(pixels: np.ndarray, top: float, what: str = "image", above_hint: str = "") -> None:
+    """Refuse NaN, infinity and values outside [0, top] (floats get FLOAT_TOLERANCE of slack);
+    ``above_hint`` is added when values exceed ``top``."""
     if pixels.dtype.kind == "f":
         finite = np.isfinite(pixels)
         if not finite.all():
@@ -46,9 +47,7 @@ def check_values(pixels: np.ndarray, top: float, what: str = "image") -> None:
     low, high = pixels.min(), pixels.max()
     slack = FLOAT_TOLERANCE * top if pixels.dtype.kind == "f" else 0.0
     if low < -slack or high > top + slack:
-        hint = ""
-        if pixels.dtype.kind == "f" and top == 1.0 and high > 1.0:
-            hint = " (for pixels on the 0-255 scale pass data_range=255.0)"
+        hint = above_hint if high > top + slack else ""
         raise RestoreError(f"{what} values must lie in [0, {top:g}], found [{low:g}, {high:g}]{hint}")
 
 
@@ -63,7 +62,8 @@ def check_image_array(image: np.ndarray, data_range: float | None = None) -> flo
     if image.dtype not in MAX_VALUE and image.dtype.kind != "f":
         raise ValueError(f"expected uint8, uint16 or float pixels in [0, 1], got {image.dtype}")
     top = white_level(image.dtype, data_range)
-    check_values(image, top)
+    floats = image.dtype.kind == "f" and data_range is None
+    check_values(image, top, above_hint=" (for pixels on the 0-255 scale pass data_range=255.0)" if floats else "")
     return top
 
 

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from restore.inference.pixels import check_values
 from restore.inference.tiling import ramp_weights, tiled_apply
 from restore.io.clip_frames import mirror_indices
 
@@ -60,6 +61,8 @@ class _FrameSource:
             if (not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.float32)
                     or image.ndim != 3 or image.shape[2] != 3):
                 raise ValueError(f"frame {self.count} must be an (H, W, 3) uint8 (or float32 in [0, 1]) RGB array")
+            if image.dtype == np.float32:
+                check_values(image, 1.0, f"frame {self.count}")
             if self.shape is None:
                 self.shape = image.shape
             elif image.shape != self.shape:

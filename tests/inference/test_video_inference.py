@@ -59,6 +59,19 @@ def test_bad_frames_are_rejected() -> None:
         list(denoise_frames(identity, iter([])))
 
 
+def test_float_frames_out_of_range_or_not_finite_are_refused_and_tiny_frames_pass() -> None:
+    from restore.errors import RestoreError
+
+    dark = np.zeros((4, 4, 3), np.float32)
+    with pytest.raises(RestoreError, match=r"frame 1 values must lie in \[0, 1\], found \[255, 255\]$"):
+        list(denoise_frames(identity, iter([dark, dark + 255])))
+    with pytest.raises(RestoreError, match="frame 0 holds 1 NaN or infinite values"):
+        list(denoise_frames(identity, iter([np.where(np.arange(48).reshape(4, 4, 3) == 5, np.nan, dark)])))
+    tiny = [np.full((2, 2, 3), index, np.uint8) for index in range(9)]
+    out = denoise_frames(identity, iter(tiny), tile=128, tile_overlap=10)
+    assert all(np.array_equal(a, b) for a, b in zip(tiny, out))
+
+
 def test_real_clip_through_tiny_skipat_net() -> None:
     """A real (tiny, untrained) SkipAt net runs through tiles and windows on a real clip."""
     clip = pan_zoom_clip(load_photo("astronaut"), 8, 36, 44, seed=1)
