@@ -13,13 +13,20 @@ Layout (defaults; a fit to the paper's Table 6 cost, see README):
   upsampling, concatenation with the encoder skip, a 1x1x1 fuse, then blocks;
 * a 3x3x3 output conv and a residual to the noisy input.
 
+``cascade=True`` makes it the second stage after a frozen image denoiser: each frame
+comes as the noisy frame, the image model's output for it (and the σ map), and the
+residual goes to the image model's output instead of the noisy frame. The output
+conv starts at zero, so an untrained cascade returns the image model's output exactly
+and can only learn what the extra frames add.
+
 ``UniformerVideoSkipAt`` (``skipat=True``): each decoder global block at a level
 reuses the attention matrix of the encoder block with the same index at that
 level (identity, "naive SkipAt", Appendix A.2). The encoder keeps exactly the
 matrices the decoder will read, and each is dropped once read.
 
 Input ``(B, T, C, H, W)`` in [0, 1], ``C = 3`` or ``4`` with ``noise_map=True``
-(the fourth channel is sigma/255 everywhere). Any T >= 1 and any H, W: the
+(the fourth channel is sigma/255 everywhere); a cascade takes ``C = 6`` (noisy, image
+output) or ``7`` (noisy, image output, sigma/255). Any T >= 1 and any H, W: the
 frame is padded to a multiple of 16 and cropped back.
 """
 from __future__ import annotations
@@ -76,6 +83,7 @@ class UniformerVideo(nn.Module):
         drop_path_rate: float = 0.1,
         noise_map: bool = False,
         skipat: bool = False,
+        cascade: bool = False,
     ) -> None:
         super().__init__()
         levels = len(enc_depths)
@@ -87,9 +95,13 @@ class UniformerVideo(nn.Module):
             for depth_enc, depth_dec, kind in zip(enc_depths, reversed(dec_depths), level_types):
                 assert kind != "global" or depth_dec <= depth_enc, (
                     "a SkipAt decoder level cannot have more global blocks than its encoder level")
-        self.in_chans = in_chans + (1 if noise_map else 0)
+        assert not cascade or in_chans == out_chans, "a cascade refines an image of its own colour channels"
+        self.in_chans = in_chans * (2 if cascade else 1) + (1 if noise_map else 0)
         self.out_chans = out_chans
         self.noise_map = noise_map
+        self.cascade = cascade
+        # where the residual is added: the noisy frame, or in a cascade the image stage's output
+        self.base_channels = slice(out_chans, 2 * out_chans) if cascade else slice(0, out_chans)
         self.pad_multiple = 2 ** levels
         widths = [embed_dim * 2 ** i for i in range(levels + 1)]
         total = sum(enc_depths) + bottleneck_depth + sum(dec_depths)
@@ -120,6 +132,9 @@ class UniformerVideo(nn.Module):
                 reuse_attention=reuse))
         self.output_proj = nn.Conv3d(embed_dim, out_chans, 3, padding=1)
         self.apply(init_transformer_weights)
+        if cascade:  # a zero correction: the untrained cascade is the image stage
+            nn.init.zeros_(self.output_proj.weight)
+            nn.init.zeros_(self.output_proj.bias)
 
     def _pad(self, x: Tensor) -> tuple[Tensor, int, int]:
         height, width = x.shape[-2:]
@@ -144,7 +159,7 @@ class UniformerVideo(nn.Module):
         if x.dim() != 5 or x.shape[2] != self.in_chans:
             raise ValueError(
                 f"expected input (B, T, {self.in_chans}, H, W), got {tuple(x.shape)}")
-        noisy = x[:, :, :self.out_chans]
+        base = x[:, :, self.base_channels]
         feats = rearrange(x, "b t c h w -> b c t h w")
         feats, height, width = self._pad(feats)
         # channels-last all the way: per-token norms, 1x1x1 convs (linears) and token
@@ -165,7 +180,7 @@ class UniformerVideo(nn.Module):
             feats = pointwise(fuse, torch.cat([up(feats), skips.pop()], dim=1))
             feats, _ = self._run_level(blocks, feats, reuse=saved.pop())
         out = self.output_proj(feats)[..., :height, :width]
-        return noisy + rearrange(out, "b c t h w -> b t c h w")
+        return base + rearrange(out, "b c t h w -> b t c h w")
 
 
 @ARCH_REGISTRY.register()

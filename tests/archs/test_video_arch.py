@@ -151,3 +151,36 @@ def test_input_projection_stays_float32_under_bf16_autocast() -> None:
             low = net(x)
     assert seen == [torch.float32, torch.float32]
     assert (low.float() - ref).abs().mean() < 2e-2
+
+
+@pytest.mark.parametrize("cls", [UniformerVideo, UniformerVideoSkipAt])
+def test_an_untrained_cascade_returns_the_image_stage_exactly(cls) -> None:
+    """(noisy, image output, σ map) per frame: at initialisation the correction is zero, in fp32
+    and under bf16 autocast, so the cascade starts at per-frame denoising and never below it."""
+    net = cls(noise_map=True, cascade=True, **TINY).eval()
+    assert net.in_chans == 7
+    x = torch.rand(2, 5, 7, 21, 35)
+    with torch.no_grad():
+        out = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = net(x)
+    assert torch.equal(out, x[:, :, 3:6]) and torch.equal(low, x[:, :, 3:6])
+    with pytest.raises(ValueError, match=r"expected input \(B, T, 7, H, W\)"):
+        net(torch.rand(1, 3, 4, 16, 16))
+
+
+def test_a_cascade_learns_from_its_zero_start() -> None:
+    """The zero output conv gets a gradient at once, and after one step the rest of the
+    network does too (SkipAt's decoder still owns no query or key)."""
+    torch.manual_seed(0)
+    net = UniformerVideoSkipAt(cascade=True, **TINY)
+    assert not any("qkv" in name for name, _ in net.decoders.named_parameters())
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    x, target = torch.rand(1, 3, 6, 16, 16), torch.rand(1, 3, 3, 16, 16)
+    grads = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        (net(x) - target).square().mean().backward()
+        grads.append((net.output_proj.weight.grad.abs().sum(), net.input_proj[0].weight.grad.abs().sum()))
+        optimizer.step()
+    assert grads[0][0] > 0 and grads[0][1] == 0 and grads[1][1] > 0
