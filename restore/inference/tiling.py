@@ -15,7 +15,10 @@ input (up to float rounding).
 On a CPU, ``workers > 1`` runs that many tiles at once, each on one thread, instead of
 one tile at a time on every thread: tiles are independent, so nothing waits at the
 barriers that split one small tile's every op across cores, and the networks' one-thread
-paths (cache-sized row bands, chunked attention) apply.
+paths (cache-sized row bands, chunked attention) apply. Torch's thread count is one setting
+for the whole process, so only one job at a time runs its tiles side by side (it sets the
+count to one and puts it back); a job that starts meanwhile (the app serving two users) runs
+its tiles in turn and touches no setting, so no job can restore another's value.
 
 Public API::
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
@@ -92,15 +96,23 @@ def _as_tuple(value: int | Sequence[int], ndim: int, name: str) -> tuple[int, ..
     return value
 
 
+_SIDE_BY_SIDE = threading.Lock()  # held by the one job whose tiles run side by side
+
+
 @contextlib.contextmanager
-def one_thread_each() -> Iterator[None]:
-    """Torch's intra-op pool at one thread while tiles run side by side in Python threads."""
+def side_by_side_tiles() -> Iterator[bool]:
+    """True, with torch's intra-op pool at one thread until the block ends, for the one job at a
+    time whose tiles may run side by side in Python threads; False, changing nothing, for others."""
+    if not _SIDE_BY_SIDE.acquire(blocking=False):
+        yield False
+        return
     saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        yield True
     finally:
         torch.set_num_threads(saved)
+        _SIDE_BY_SIDE.release()
 
 
 def tiled_apply(
@@ -125,7 +137,8 @@ def tiled_apply(
         batch_size: how many tiles go through ``fn`` at once.
         progress: called as ``progress(done, total)`` after each batch.
         workers: batches run at once, each on one torch thread (CPU); with fewer
-            batches than workers, or one worker, batches run in turn on every thread.
+            batches than workers, one worker, or another job's tiles already running side
+            by side, batches run in turn on every thread.
 
     Returns:
         The blended output, on ``x``'s device, in ``fn``'s output dtype.
@@ -155,8 +168,7 @@ def tiled_apply(
     total_weight = torch.zeros(lengths, dtype=acc_dtype, device=x.device)
     workers = min(workers, len(groups))
     with contextlib.ExitStack() as stack:
-        if workers > 1:
-            stack.enter_context(one_thread_each())
+        if workers > 1 and stack.enter_context(side_by_side_tiles()):
             pool = ThreadPoolExecutor(workers)
             # on an error or Ctrl-C, drop the tiles not started instead of finishing them all
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)

@@ -1,5 +1,7 @@
-"""Overlapping tiles: exact layout, identity round trip, and seamless blending."""
+"""Overlapping tiles: exact layout, identity round trip, seamless blending, and jobs side by side."""
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -112,3 +114,42 @@ def test_a_failing_tile_stops_the_workers_and_restores_the_thread_count() -> Non
         tiled_apply(fn, torch.zeros(1, 1, 200, 200), tile=16, overlap=4, workers=2)
     assert set(seen) == {1} and len(seen) < len(tile_starts(200, 16, 4)) ** 2 // 4
     assert torch.get_num_threads() == threads
+
+
+def new_thread_count() -> int:
+    """The count a thread that has not run torch yet starts with: torch's process-wide setting
+    (each thread keeps its own copy once it has run an op)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(torch.get_num_threads).result()
+
+
+def test_two_jobs_at_once_give_one_at_a_time_outputs_and_leave_the_thread_count_alone() -> None:
+    # The first job's tiles run side by side (one thread each); the second starts while they do and
+    # ends after them, which is when a job restoring "its" saved count would leave one thread.
+    threads = torch.get_num_threads()
+    assert new_thread_count() == threads
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 3, 3, padding=1))
+    short, long = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 160, 160)
+    started = threading.Event()
+
+    def slow_net(t: torch.Tensor) -> torch.Tensor:
+        started.set()
+        time.sleep(0.01)
+        return net(t)
+
+    def job(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return tiled_apply(slow_net, x, tile=24, overlap=4, workers=2)
+
+    alone = [job(short), job(long)]
+    assert torch.get_num_threads() == threads
+    started.clear()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(job, short)
+        started.wait(timeout=10)
+        second = pool.submit(job, long)
+        together = [first.result(), second.result()]
+    assert torch.get_num_threads() == new_thread_count() == threads
+    for one, both in zip(alone, together):
+        torch.testing.assert_close(one, both, rtol=0, atol=1e-6)
