@@ -4,16 +4,20 @@
     python app.py ...          (the same, from the repository root)
 
 Only widgets live here; the work is in ``restore.app_service``. Everything the
-app reads or writes lives in one work folder (``--work-dir``, a fresh temporary
-folder by default), which is also Gradio's upload cache.
+app reads or writes lives in one folder of its own (``restore-app-*``, made in
+``--work-dir`` or the system's temporary folder), which is also Gradio's upload
+cache: only the latest results are kept there, Gradio's copies for an hour, and
+the folder is removed when the app stops (Ctrl-C, SIGTERM, SIGHUP).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from restore.inference.defaults import (  # no torch: --help stays instant
@@ -29,7 +33,21 @@ from restore.inference.defaults import (  # no torch: --help stays instant
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
 SIGMA_LABEL = "Noise level σ (0–255 scale)"
-AUTO_LABEL = "Estimate σ from the input (auto)"
+AUTO_LABEL = "Estimate the noise level from the input"
+# Gradio's toasts run across the top of a narrow screen, over the heading: there, they go to the
+# bottom. A <style> in the page head, because Gradio scopes its css= rules to the app's body,
+# where the toasts are not.
+HEAD = ("<style>@media (max-width: 639px) "
+        "{ .toast-wrap { top: auto !important; bottom: var(--size-3, 12px); } }</style>")
+CACHE_CLEANING = (600, 3600)  # every 10 minutes, Gradio deletes its copies older than an hour
+
+
+def sigma_matters(card, auto: bool, add_noise: bool) -> bool:
+    """Whether the σ slider changes anything: as the noise to add first, or as the level told to a
+    model with a noise-map input when it is not estimated. Blind models find the level themselves."""
+    if not card.noise_model.takes_sigma:
+        return False
+    return add_noise or (card.noise_map_input and not auto)
 
 
 def sigma_control(card) -> dict:
@@ -57,7 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto: bf16 on CPUs with native bf16, fp16 on GPUs, else fp32")
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder with registry.json and weight cards (default: $RESTORE_WEIGHTS_DIR or weights/)")
-    parser.add_argument("--work-dir", type=Path, default=None, help="uploads and results (default: a new temp folder)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where the app makes its own folder for uploads and results, removed when it stops "
+                             "(default: the system's temporary folder)")
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE)
     parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP)
     parser.add_argument("--video-tile", type=int, default=DEFAULT_VIDEO_TILE,
@@ -67,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="largest image, in megapixels (checked from the file header, before decoding)")
     parser.add_argument("--max-video-seconds", type=float, default=20.0)
     parser.add_argument("--max-upload-mb", type=int, default=100)
+    parser.add_argument("--keep-results", type=int, default=8,
+                        help="finished requests whose result files stay in the work folder")
     parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once; the rest wait in the queue")
     parser.add_argument("--queue-size", type=int, default=16, help="waiting jobs before new ones are turned away")
     return parser.parse_args(argv)
@@ -92,88 +114,142 @@ def upload_path_image(**options):
     return image
 
 
+def shown(error: Exception) -> str:
+    """An error as the app shows it: one sentence, no server path."""
+    from restore.app_service import without_paths
+
+    message = without_paths(str(error))
+    return message[:1].upper() + message[1:]
+
+
+def noise_words(card, sigma: float | None, auto: bool, added: float | None, source: str) -> str:
+    """The stats line's sentence about the noise, in plain words: what was added, and the level
+    the model was told (estimated or set), or that it needs none."""
+    words = f"Noise of level σ = {added:g} was added first. " if added is not None else ""
+    if not card.noise_map_input:
+        return words + f"This model needs no noise level; it was made for {card.noise_model.describe(card.noise)}."
+    if auto:
+        return words + f"Noise level estimated from the {source}: σ ≈ {sigma:.1f} (on a 0–255 scale)."
+    return words + f"Noise level as set: σ = {sigma:g} (on a 0–255 scale)."
+
+
 def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
     """The Blocks UI over a ``ModelCatalog``; results go to ``work_dir/results``."""
     import gradio as gr
 
-    from restore.app_service import denoise_image_file, denoise_video_file
+    from restore.app_service import (ResultFolders, denoise_image_file, denoise_video_file, load_image_upload,
+                                     probe_video_upload)
     from restore.errors import RestoreError
 
-    results_dir = work_dir / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
+    results = ResultFolders(work_dir / "results", keep=limits.keep_results)
     image_models, video_models = catalog.names("image"), catalog.names("video")
     # Open on a SkipAt model (one that names a registered baseline) when there is one.
     paired = [name for name in image_models if catalog.baseline_of(name)]
     first_image = (paired or image_models or [None])[0]
+    hidden = gr.update(visible=False, value=None)
 
-    def controls(name: str | None):
-        """σ, auto and add-noise only for models that take σ; the baseline toggle only when a baseline is registered."""
+    def controls(name: str | None, auto: bool, add_noise: bool):
+        """The σ slider where it matters, the estimate box for models with a noise-map input,
+        add-noise for models that take σ, the baseline toggle when a baseline is registered."""
         if not name:
             return (gr.update(visible=False),) * 4
         card = catalog.card(name)
         takes_sigma = card.noise_model.takes_sigma
-        return (sigma_control(card), gr.update(visible=takes_sigma), gr.update(visible=takes_sigma),
+        add_noise = add_noise and takes_sigma
+        slider = sigma_control(card)
+        slider["visible"] = sigma_matters(card, auto, add_noise)
+        return (slider, gr.update(visible=card.noise_map_input),
+                gr.update(visible=takes_sigma, value=add_noise),
                 gr.update(visible=catalog.baseline_of(name) is not None))
+
+    def sigma_visibility(name: str | None, auto: bool, add_noise: bool):
+        return gr.update(visible=bool(name) and sigma_matters(catalog.card(name), auto, add_noise))
+
+    def check_image(path):
+        """On upload: the last result is cleared, and a file that is no usable image is removed
+        at once, with the reason, instead of showing as a broken picture. A usable one is handed
+        back as it is: a ``gr.update`` would make Gradio rebuild the component for the session,
+        without ``upload_path_image``'s own preprocess."""
+        if path:
+            try:
+                load_image_upload(path, limits)
+            except RestoreError as error:
+                message = shown(error)
+                gr.Warning(message)
+                return None, None, message, None, hidden
+        return path, None, "", None, hidden
+
+    def check_video(path):
+        if path:
+            try:
+                probe_video_upload(path, limits)
+            except RestoreError as error:
+                message = shown(error)
+                gr.Warning(message)
+                return None, None, None, message
+        return path, None, None, ""
 
     def run_image(path, model, sigma, auto, add_noise, with_baseline, progress=gr.Progress()):
         if not path:
             raise gr.Error("Upload an image or pick an example first.")
         if not model:
-            raise gr.Error(f"No image model is registered in {catalog.weights_dir}.")
-        out_dir = Path(tempfile.mkdtemp(dir=results_dir))
+            raise gr.Error("No image model is registered.")
         try:
+            card, out_dir = catalog.card(model), results.new()
             chosen = "auto" if auto else sigma
             run = denoise_image_file(catalog, path, model, chosen, add_noise, out_dir, limits,
                                      progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
-            lines = [f"**{run.model}**: {run.seconds:.2f} s, {run.gmacs:.1f} GMACs (at 256×256); {run.sigma_note}"]
-            baseline_view = gr.update(visible=False, value=None)
+            lines = [f"Denoised in {run.seconds:.2f} s with **{run.model}**. "
+                     + noise_words(card, run.sigma, auto, sigma if add_noise else None, "image")]
+            baseline_view = hidden
             baseline = catalog.baseline_of(model) if with_baseline else None
             if baseline:
                 base = denoise_image_file(catalog, path, baseline, chosen, add_noise, out_dir, limits,
                                           progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
-                lines.append(f"**{base.model}** (baseline): {base.seconds:.2f} s, {base.gmacs:.1f} GMACs")
-                lines.append(f"Speed-up over the baseline on this image: {base.seconds / run.seconds:.2f}× "
-                             f"(time ratio); {100 * (1 - run.gmacs / base.gmacs):.1f}% fewer MACs")
+                lines.append(f"The baseline **{base.model}** took {base.seconds:.2f} s: **{run.model}** was "
+                             f"{base.seconds / run.seconds:.2f}× as fast on this image, with "
+                             f"{100 * (1 - run.gmacs / base.gmacs):.1f}% less arithmetic.")
                 baseline_view = gr.update(visible=True, value=base.denoised)
         except RestoreError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(shown(error)) from None
         return (run.noisy, run.denoised), "\n\n".join(lines), str(run.download), baseline_view
 
     def run_video(path, model, sigma, auto, add_noise, with_baseline, progress=gr.Progress()):
         if not path:
             raise gr.Error("Upload a video first.")
         if not model:
-            raise gr.Error(f"No video model is registered in {catalog.weights_dir}.")
+            raise gr.Error("No video model is registered.")
         if Path(path).stat().st_size > limits.max_upload_mb * 1024 * 1024:
             raise gr.Error(f"The video is larger than {limits.max_upload_mb} MB.")
-        out_dir = Path(tempfile.mkdtemp(dir=results_dir))
         chosen = "auto" if auto else sigma
         try:
+            card, out_dir = catalog.card(model), results.new()
             run = denoise_video_file(catalog, path, model, chosen, add_noise, out_dir, limits,
                                      progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
-            lines = [f"**{run.model}**: {run.frames} frames in {run.seconds:.1f} s "
-                     f"({run.frames / run.seconds:.2f} frames/s), {catalog.gmacs(model):.1f} GMACs per frame "
-                     f"(7×256×256); {run.sigma_note}"]
+            lines = [f"Denoised {run.frames} frames in {run.seconds:.1f} s ({run.frames / run.seconds:.2f} "
+                     f"frames a second) with **{run.model}**. "
+                     + noise_words(card, run.sigma, auto, sigma if add_noise else None, "first frames")]
+            if run.dropped:
+                lines.append(f"Not kept in the result: {', '.join(run.dropped)}.")
             baseline = catalog.baseline_of(model) if with_baseline else None
             if baseline:
                 base = denoise_video_file(catalog, path, baseline, chosen, add_noise, out_dir, limits,
                                           progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
-                lines.append(f"**{base.model}** (baseline): {base.frames / base.seconds:.2f} frames/s, "
-                             f"{catalog.gmacs(baseline):.1f} GMACs per frame")
-                lines.append(f"Speed-up over the baseline on this video: {base.seconds / run.seconds:.2f}× "
-                             f"(time ratio); {100 * (1 - catalog.gmacs(model) / catalog.gmacs(baseline)):.1f}% "
-                             "fewer MACs")
+                lines.append(f"The baseline **{base.model}** ran at {base.frames / base.seconds:.2f} frames a "
+                             f"second: **{run.model}** was {base.seconds / run.seconds:.2f}× as fast on this "
+                             f"video, with {100 * (1 - catalog.gmacs(model) / catalog.gmacs(baseline)):.1f}% "
+                             "less arithmetic.")
         except RestoreError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(shown(error)) from None
         return str(run.video), str(run.preview), "\n\n".join(lines)
 
-    with gr.Blocks(title="SkipAt denoising") as app:
+    with gr.Blocks(title="SkipAt denoising", delete_cache=CACHE_CLEANING) as app:
         gr.Markdown("# SkipAt denoising\nUformer and UniFormer denoisers that reuse attention maps "
                     "(SkipAt) instead of computing them. Runs on "
                     f"{catalog.device}; large images are processed in tiles.")
         with gr.Tab("Image"):
             if not image_models:
-                gr.Markdown(f"**No image model is registered in `{catalog.weights_dir}` yet.** "
+                gr.Markdown("**No image model is registered yet.** "
                             "Publish one with `python -m restore.save_weights --register ...`.")
             with gr.Row():
                 with gr.Column():
@@ -182,9 +258,10 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                     image_model = gr.Dropdown(image_models, value=first_image,
                                               label="Model", elem_id="image-model")
                     image_auto = gr.Checkbox(True, label=AUTO_LABEL, elem_id="image-sigma-auto")
+                    image_add = gr.Checkbox(False, label="Add Gaussian noise of this σ first (for clean photos)",
+                                            elem_id="image-add-noise")
                     image_sigma = gr.Slider(0, 50, value=25, step=1, label=SIGMA_LABEL,
                                             elem_id="image-sigma")
-                    image_add = gr.Checkbox(False, label="Add Gaussian noise of this σ first (for clean photos)")
                     image_baseline = gr.Checkbox(False, label="Also run the baseline Uformer to compare speed")
                     image_run = gr.Button("Denoise image", variant="primary", elem_id="image-run")
                 with gr.Column():
@@ -197,14 +274,23 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                 gr.Examples([[str(path)] for path in examples], inputs=[image_in],
                             label="Examples: real photos with Gaussian noise added")
             image_controls = [image_sigma, image_auto, image_add, image_baseline]
-            image_model.change(controls, image_model, image_controls, api_visibility="private")
-            app.load(controls, image_model, image_controls, api_visibility="private")
-            image_run.click(run_image, [image_in, image_model, image_sigma, image_auto, image_add, image_baseline],
-                            [image_out, image_stats, image_file, baseline_out], api_name="denoise_image")
+            image_choices = [image_model, image_auto, image_add]
+            image_results = [image_out, image_stats, image_file, baseline_out]
+            image_model.change(controls, image_choices, image_controls, api_visibility="private")
+            app.load(controls, image_choices, image_controls, api_visibility="private")
+            for box in (image_auto, image_add):
+                box.change(sigma_visibility, image_choices, image_sigma, api_visibility="private")
+            image_in.upload(check_image, image_in, [image_in, *image_results], api_name="check_image",
+                            api_visibility="undocumented", concurrency_id="checks", concurrency_limit=4)
+            # Stale results go first, so an error never sits under the last image's result.
+            image_run.click(lambda: (None, "", None, hidden), None, image_results, queue=False,
+                            api_visibility="private").then(
+                run_image, [image_in, image_model, image_sigma, image_auto, image_add, image_baseline],
+                image_results, api_name="denoise_image")
 
         with gr.Tab("Video"):
             if not video_models:
-                gr.Markdown(f"**No video model is registered in `{catalog.weights_dir}` yet.**")
+                gr.Markdown("**No video model is registered yet.**")
             with gr.Row():
                 with gr.Column():
                     video_in = gr.Video(label=f"Noisy video (up to {limits.max_video_seconds:g} s)",
@@ -212,19 +298,27 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                     video_model = gr.Dropdown(video_models, value=video_models[0] if video_models else None,
                                               label="Model", elem_id="video-model")
                     video_auto = gr.Checkbox(True, label=AUTO_LABEL, elem_id="video-sigma-auto")
-                    video_sigma = gr.Slider(0, 50, value=30, step=1, label=SIGMA_LABEL)
                     video_add = gr.Checkbox(False, label="Add Gaussian noise of this σ first (for clean videos)")
+                    video_sigma = gr.Slider(0, 50, value=30, step=1, label=SIGMA_LABEL, elem_id="video-sigma")
                     video_baseline = gr.Checkbox(False, label="Also run the baseline UniFormer to compare speed")
                     video_run = gr.Button("Denoise video", variant="primary", elem_id="video-run")
                 with gr.Column():
                     video_out = gr.Video(label="Denoised (with the original audio)", elem_id="video-output")
                     video_side = gr.Video(label="Side by side: input | denoised", elem_id="video-preview")
-                    video_stats = gr.Markdown()
+                    video_stats = gr.Markdown(elem_id="video-stats")
             video_controls = [video_sigma, video_auto, video_add, video_baseline]
-            video_model.change(controls, video_model, video_controls, api_visibility="private")
-            app.load(controls, video_model, video_controls, api_visibility="private")
-            video_run.click(run_video, [video_in, video_model, video_sigma, video_auto, video_add, video_baseline],
-                            [video_out, video_side, video_stats], api_name="denoise_video")
+            video_choices = [video_model, video_auto, video_add]
+            video_results = [video_out, video_side, video_stats]
+            video_model.change(controls, video_choices, video_controls, api_visibility="private")
+            app.load(controls, video_choices, video_controls, api_visibility="private")
+            for box in (video_auto, video_add):
+                box.change(sigma_visibility, video_choices, video_sigma, api_visibility="private")
+            video_in.upload(check_video, video_in, [video_in, *video_results], api_name="check_video",
+                            api_visibility="undocumented", concurrency_id="checks", concurrency_limit=4)
+            video_run.click(lambda: (None, None, ""), None, video_results, queue=False,
+                            api_visibility="private").then(
+                run_video, [video_in, video_model, video_sigma, video_auto, video_add, video_baseline],
+                video_results, api_name="denoise_video")
     return app
 
 
@@ -236,8 +330,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    work_dir = (args.work_dir or Path(tempfile.mkdtemp(prefix="restore-app-"))).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
+    from restore.errors import Terminated
+
+    def hang_up(signum: int, frame: object) -> None:
+        raise Terminated()  # a closed terminal stops the app as SIGTERM does: through the cleanup
+
+    signal.signal(signal.SIGHUP, hang_up)
+    root = (args.work_dir or Path(tempfile.gettempdir())).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="restore-app-", dir=root))
+    try:
+        run_app(args, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+def run_app(args: argparse.Namespace, work_dir: Path) -> None:
+    """Serve until stopped; the caller removes ``work_dir`` afterwards."""
     # Gradio's upload cache is read from the environment at import time: set it first.
     os.environ["GRADIO_TEMP_DIR"] = str(work_dir / "uploads")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -256,7 +366,7 @@ def serve(args: argparse.Namespace) -> int:
                            tile=args.tile, tile_overlap=args.tile_overlap, video_tile=args.video_tile,
                            video_tile_overlap=args.video_tile_overlap)
     limits = Limits(max_image_pixels=int(args.max_image_mp * 1e6), max_video_seconds=args.max_video_seconds,
-                    max_upload_mb=args.max_upload_mb)
+                    max_upload_mb=args.max_upload_mb, keep_results=args.keep_results)
     # Examples are copied into the work folder so the app never serves a file from elsewhere.
     examples_dir = work_dir / "examples"
     examples_dir.mkdir(exist_ok=True)
@@ -265,12 +375,20 @@ def serve(args: argparse.Namespace) -> int:
     app = build_app(catalog, limits, work_dir, examples)
     app.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     print(f"models: {', '.join(catalog.names('image') + catalog.names('video')) or 'none registered'}; "
-          f"work folder: {work_dir}", flush=True)
+          f"work folder: {work_dir} (removed when the app stops)", flush=True)
     # show_error=False: only our gr.Error messages reach the browser, never a raw exception
-    # (which could carry a server path).
+    # (which could carry a server path). quiet: Gradio's own hint names launch(share=True).
     app.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(work_dir)],
-               max_file_size=f"{args.max_upload_mb}mb", show_error=False, footer_links=["api"])
-    return 0
+               max_file_size=f"{args.max_upload_mb}mb", show_error=False, footer_links=["api"], head=HEAD,
+               quiet=True, prevent_thread_lock=True)
+    print(f"* Running on local URL:  {app.local_url}", flush=True)
+    print(f"* Public URL: {app.share_url}" if app.share_url else
+          "* For a public gradio.live link, start the app with --share.", flush=True)
+    try:
+        while True:  # Ctrl-C, SIGTERM and SIGHUP end this loop with an exception
+            time.sleep(0.5)
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

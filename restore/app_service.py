@@ -1,11 +1,15 @@
-"""What the Gradio app does, without Gradio: models, limits, image and video jobs.
+"""What the Gradio app does, without Gradio: models, limits, uploads, image and video jobs.
 
 ``app.py`` only lays out widgets and turns :class:`RestoreError` into ``gr.Error``.
 Keeping the work here means it can be tested and reused (a notebook, another
-UI) and that the app never touches a file outside its own work folder.
+UI) and that the app never touches a file outside its own work folder, keeps
+only its latest results there, and never names a server path to the user.
 """
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -32,6 +36,8 @@ from restore.noise import NoiseModel
 IMAGE_MACS_SIZE = (256, 256)  # GMACs are quoted at 256×256, as in the paper's tables
 VIDEO_MACS_CLIP = (7, 256, 256)  # and per frame of a 7×256×256 clip for video (Table 6)
 ProgressFn = Callable[[float, str], None]
+# An absolute path in a message: a slash that starts a word, then folders, then the last part.
+ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Limits:
     max_video_seconds: float = 20.0
     max_video_frame_pixels: int = 1920 * 1080
     max_upload_mb: int = 100
+    keep_results: int = 8  # finished requests whose result folders stay (Gradio serves its own copies)
 
 
 @dataclass
@@ -50,17 +57,18 @@ class ImageRun:
     seconds: float
     gmacs: float
     model: str
-    sigma_note: str  # the σ used: given, or estimated
+    sigma: float | None  # the σ the network was told; None for a model that finds the noise itself
 
 
 @dataclass
 class VideoRun:
-    video: Path  # denoised, with the input's audio
+    video: Path  # denoised, with the input's audio and subtitles
     preview: Path  # noisy | denoised side by side, no audio
     frames: int
     seconds: float
     model: str
-    sigma_note: str
+    sigma: float | None
+    dropped: list[str]  # the input's streams the result could not keep
 
 
 def display_copy(pixels: np.ndarray) -> np.ndarray:
@@ -138,27 +146,53 @@ class ModelCatalog:
             return self._gmacs[name]
 
 
-def user_message(error: Exception, path: str | Path) -> str:
-    """The error's message with the server's path of an upload replaced by its file name."""
-    return str(error).replace(str(path), Path(path).name)
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its last part (an upload's file name): the
+    app never tells a visitor where its files live."""
+    return ABSOLUTE_PATH.sub(lambda match: match.group(1), message)
+
+
+class ResultFolders:
+    """A fresh folder under ``root`` for each request; making one removes all but the newest
+    ``keep`` earlier ones. Gradio copies each result into its own cache before answering, so
+    a finished request's folder is only a spare copy."""
+
+    def __init__(self, root: Path, keep: int) -> None:
+        self.root = root
+        self.keep = keep
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def new(self) -> Path:
+        with self._lock:
+            earlier = sorted(self.root.iterdir(), key=lambda folder: folder.stat().st_mtime)
+            for folder in earlier[:max(0, len(earlier) - self.keep)]:
+                shutil.rmtree(folder, ignore_errors=True)
+            return Path(tempfile.mkdtemp(dir=self.root))
+
+
+def load_image_upload(path: str | Path, limits: Limits):
+    """The uploaded image, or one :class:`RestoreError` line naming only the file; its size is
+    checked from the header, before it is decoded."""
+    try:
+        return read_image(path, max_pixels=limits.max_image_pixels)
+    except ImageReadError as error:
+        message = without_paths(str(error))
+        if "allowed" in message:
+            message += " in this app; use restore/denoise_image.py for larger images"
+        raise RestoreError(f"could not use the uploaded image: {message}") from None
 
 
 def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigma: float | str | None,
                        add_noise: bool, out_dir: Path, limits: Limits,
                        progress: ProgressFn | None = None, noise_sigma: float | None = None) -> ImageRun:
     """Read an uploaded image, optionally add ``noise_sigma`` noise, denoise it with ``sigma``
-    (a number, or "auto" to estimate it), write the download file. The image's size is
-    checked from its header, before it is decoded."""
+    (a number, or "auto" to estimate it; models without a noise-map input find the noise
+    themselves and get none), write the download file."""
     card = catalog.card(model)
     if card.kind != "image":
         raise RestoreError(f"{model} is a video model; pick an image model")
-    try:
-        loaded = read_image(path, max_pixels=limits.max_image_pixels)
-    except ImageReadError as error:
-        message = user_message(error, path)
-        if "allowed" in message:
-            message += " in this app; use restore/denoise_image.py for larger images"
-        raise RestoreError(f"could not use the uploaded image: {message}") from None
+    loaded = load_image_upload(path, limits)
     pixels = loaded.pixels
     if add_noise:
         noise_sigma = noise_sigma if noise_sigma is not None else sigma
@@ -172,14 +206,14 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
             progress(done / total, f"{model}: tile {done}/{total}")
 
     started = time.perf_counter()
-    value, note = denoiser.choose_sigma(pixels, sigma if card.noise_model.takes_sigma else None)
+    value = denoiser.choose_sigma(pixels, sigma)[0] if card.noise_map_input else None
     result = denoiser(pixels, sigma=value, progress=on_tile)
     seconds = time.perf_counter() - started
     suffix = Path(path).suffix.lower() if loaded.format in ("png", "tiff", "webp") else ".png"
     download = out_dir / f"{Path(path).stem}_{model}{suffix}"
     write_image(download, result, loaded.metadata)
     return ImageRun(noisy=display_copy(pixels), denoised=display_copy(result), download=download,
-                    seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma_note=note)
+                    seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma=value)
 
 
 def video_frames(path: Path, sigma_noise: float | None, shown: deque, pts: deque,
@@ -202,31 +236,43 @@ def preview_size(width: int, height: int, max_width: int = 480) -> tuple[int, in
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+def probe_video_upload(path: str | Path, limits: Limits):
+    """The uploaded video's ``VideoInfo``, or one :class:`RestoreError` line: not a video, frames
+    too large, or too long for this app (where its index tells the length)."""
+    from restore.io.video import VideoError, probe_video
+
+    try:
+        info = probe_video(path)
+    except VideoError as error:
+        raise RestoreError(f"could not read the uploaded video: {without_paths(str(error))}") from None
+    if info.width * info.height > limits.max_video_frame_pixels:
+        raise RestoreError(f"frames are {info.width}×{info.height}; this app takes up to "
+                        f"{limits.max_video_frame_pixels / 1e6:.1f} MP per frame. Use restore/denoise_video.py.")
+    if info.frame_count is not None and info.frame_count > max_video_frames(info, limits):
+        raise RestoreError(f"the video is {info.frame_count / float(info.fps):.1f} s long; this app takes up to "
+                        f"{limits.max_video_seconds:g} s. Use restore/denoise_video.py for longer videos.")
+    return info
+
+
+def max_video_frames(info, limits: Limits) -> int:
+    return int(limits.max_video_seconds * float(info.fps)) + 1
+
+
 def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigma: float | str | None,
                        add_noise: bool, out_dir: Path, limits: Limits,
                        progress: ProgressFn | None = None, noise_sigma: float | None = None) -> VideoRun:
-    """Denoise an uploaded video, streaming, keeping its audio; also write a side-by-side preview.
-    ``sigma`` is a number or "auto" (estimated once from the first frames)."""
+    """Denoise an uploaded video, streaming, keeping its audio and subtitles; also write a
+    side-by-side preview. ``sigma`` is a number or "auto" (estimated once from the first frames)."""
     import cv2
 
-    from restore.io.video import VideoError, VideoWriter, probe_video
-    from restore.inference.video_stream import denoise_frames
+    from restore.io.video import VideoError, VideoWriter
 
     card = catalog.card(model)
     if card.kind != "video":
         raise RestoreError(f"{model} is an image model; pick a video model")
     path = Path(path)
-    try:
-        info = probe_video(path)
-    except VideoError as error:
-        raise RestoreError(f"could not read the uploaded video: {user_message(error, path)}") from None
-    if info.width * info.height > limits.max_video_frame_pixels:
-        raise RestoreError(f"frames are {info.width}×{info.height}; this app takes up to "
-                        f"{limits.max_video_frame_pixels / 1e6:.1f} MP per frame. Use restore/denoise_video.py.")
-    max_frames = int(limits.max_video_seconds * float(info.fps)) + 1
-    if info.frame_count is not None and info.frame_count > max_frames:
-        raise RestoreError(f"the video is {info.frame_count / float(info.fps):.1f} s long; this app takes up to "
-                        f"{limits.max_video_seconds:g} s. Use restore/denoise_video.py for longer videos.")
+    info = probe_video_upload(path, limits)
+    max_frames = max_video_frames(info, limits)
     noise_sigma = noise_sigma if noise_sigma is not None else sigma
     if add_noise and (not card.noise_model.takes_sigma or not isinstance(noise_sigma, (int, float))):
         raise RestoreError("adding noise needs a model that takes σ, and a σ")
@@ -235,13 +281,13 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     shown: deque[np.ndarray] = deque()
     pts: deque[int | None] = deque()
     frames = video_frames(path, noise_sigma if add_noise else None, shown, pts, card.noise_model)
-    try:
-        frames, value, note = denoiser.peek_sigma(frames, sigma if card.noise_model.takes_sigma else None)
-    except VideoError as error:
-        raise RestoreError(user_message(error, path)) from None
-    network = denoiser.network_fn(value)
-    stream = denoise_frames(network, frames, tile=catalog.video_tile, tile_overlap=catalog.video_tile_overlap,
-                            workers=denoiser.workers)
+    value = None  # a model without a noise-map input finds the noise itself
+    if card.noise_map_input:
+        try:
+            frames, value, _ = denoiser.peek_sigma(frames, sigma)
+        except VideoError as error:
+            raise RestoreError(without_paths(str(error))) from None
+    stream = denoiser.stream_video(frames, value, tile=catalog.video_tile, tile_overlap=catalog.video_tile_overlap)
     output, preview = out_dir / f"{path.stem}_{model}.mp4", out_dir / f"{path.stem}_side_by_side.mp4"
     half_width, half_height = preview_size(info.width, info.height)
     total = info.frame_count or max_frames
@@ -260,6 +306,6 @@ def denoise_video_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
                 if progress is not None:
                     progress(min(count / total, 1.0), f"frame {count}/{total}")
     except VideoError as error:
-        raise RestoreError(user_message(error, path)) from None
-    return VideoRun(video=output, preview=preview, frames=writer.frames,
-                    seconds=time.perf_counter() - started, model=model, sigma_note=note)
+        raise RestoreError(without_paths(str(error))) from None
+    return VideoRun(video=output, preview=preview, frames=writer.frames, seconds=time.perf_counter() - started,
+                    model=model, sigma=value, dropped=writer.dropped)

@@ -1,9 +1,11 @@
-"""The Gradio app, launched on a free port: gradio_client on both endpoints, limits, file access,
-and a real headless Chromium (Playwright) that uploads an image and waits for the result."""
+"""The Gradio app, launched on a free port: gradio_client on its endpoints, limits, file access,
+what it keeps and shows of the server's files, and a real headless Chromium (Playwright) that
+uploads an image, waits for the result and checks the controls a first-time user sees."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import av
@@ -23,16 +25,29 @@ EXAMPLE = REPO / "assets" / "examples" / "motorcycle_sigma25.png"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, publish_local, publish_uformer_pair, publish_video, running_app):
+def weights(tmp_path_factory, publish_local, publish_uformer_pair, publish_video) -> Path:
     weights = tmp_path_factory.mktemp("weights")
     publish_uformer_pair(weights)
     publish_local(weights, name="tiny_local_real", noise={"type": "real", "dataset": "SIDD"})
     publish_video(weights)
+    broken = publish_local(weights, name="tiny_broken_gauss")  # its weight file no longer matches its card
+    weight_file = weights / f"{broken.name}.safetensors"
+    weight_file.write_bytes(weight_file.read_bytes()[:-8] + bytes(8))
+    return weights
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, weights, running_app):
     work = tmp_path_factory.mktemp("work")
     options = ["--weights-dir", str(weights), "--device", "cpu", "--max-image-mp", str(MAX_IMAGE_MP),
                "--max-video-seconds", str(MAX_VIDEO_SECONDS), "--video-tile", "64"]
     with running_app(options, work) as (url, _):
-        yield url
+        yield url, work
+
+
+@pytest.fixture(scope="module")
+def app_url(app) -> str:
+    return app[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +64,10 @@ def test_image_endpoint_runs_skipat_and_the_baseline(client):
         handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, False, False, True, api_name="/denoise_image")
     assert read_image(before).pixels.shape == read_image(after).pixels.shape == (256, 256, 3)
     assert not np.array_equal(read_image(before).pixels, read_image(after).pixels)
-    assert "tiny_uformer_skipat_gauss" in stats and "GMACs" in stats and "(baseline)" in stats
-    assert "fewer MACs" in stats and "Speed-up over the baseline" in stats
+    assert "tiny_uformer_skipat_gauss" in stats and "The baseline **tiny_uformer_gauss** took" in stats
+    assert "× as fast on this image" in stats and "less arithmetic" in stats
+    assert "This model needs no noise level" in stats
+    assert not any(word in stats for word in ("GMAC", "MACs", "blind", "sigma"))  # plain words
     assert Path(download).name == "motorcycle_sigma25_tiny_uformer_skipat_gauss.png"
     assert read_image(download).pixels.shape == (256, 256, 3)
     assert baseline["visible"] is True
@@ -90,7 +107,9 @@ def test_video_endpoint_keeps_frames_and_audio_and_gives_a_side_by_side(client, 
         assert sum(1 for _ in out.decode(video=0)) == 9
     with av.open(preview) as side:
         assert side.streams.video[0].width == 128 and not side.streams.audio
-    assert "9 frames" in stats
+    assert "Denoised 9 frames" in stats and "frames a second" in stats
+    assert "Noise of level σ = 30 was added first. Noise level as set: σ = 30" in stats
+    assert not any(word in stats for word in ("GMAC", "MACs", "blind", "sigma"))
 
 
 def test_too_long_video_gets_a_friendly_message(client, tmp_path, make_clip):
@@ -113,6 +132,8 @@ def test_files_outside_the_work_folder_are_not_served(app_url):
 def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image\n" * 20)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True,
@@ -121,23 +142,123 @@ def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(app_url, wait_until="networkidle")
+            # The default SkipAt model is blind: σ only matters as noise to add first.
+            expect(page.locator("#image-sigma")).to_be_hidden()
+            expect(page.locator("#image-sigma-auto")).to_be_hidden()
+            page.locator("#image-add-noise input").check()
+            expect(page.locator("#image-sigma")).to_be_visible(timeout=10_000)
+            page.locator("#image-add-noise input").uncheck()
+            expect(page.locator("#image-sigma")).to_be_hidden(timeout=10_000)
+
             page.locator("#image-input input[type=file]").set_input_files(str(EXAMPLE))
             expect(page.locator("#image-input img")).to_be_visible(timeout=30_000)
             page.get_by_label("Also run the baseline Uformer to compare speed").check()
             page.locator("#image-run").click()
-            expect(page.locator("#image-stats")).to_contain_text("(baseline)", timeout=90_000)
+            expect(page.locator("#image-stats")).to_contain_text("The baseline", timeout=90_000)
             result = page.locator("#image-output img").last
             expect(result).to_be_visible(timeout=30_000)
             assert result.evaluate("img => img.complete && img.naturalWidth") == 256
             page.screenshot(path=str(tmp_path / "app_image_tab.png"), full_page=True)
-            # A real-noise model takes no σ: its slider disappears.
-            expect(page.locator("#image-sigma")).to_be_visible()
+
+            # A file that is no image: refused at once, and the last result goes with it.
+            page.locator("#image-input input[type=file]").set_input_files(str(notes))
+            expect(page.locator("#image-stats")).to_contain_text("Could not use the uploaded image: notes.png",
+                                                                 timeout=30_000)
+            expect(page.locator("#image-input img")).to_have_count(0)
+            expect(page.locator("#image-output img")).to_have_count(0)
+
+            # A real-noise model takes no σ: neither the slider nor add-noise is offered.
             page.locator("#image-model input").click()
             page.get_by_role("option", name="tiny_local_real").click()
-            expect(page.locator("#image-sigma")).to_be_hidden(timeout=10_000)
+            expect(page.locator("#image-add-noise")).to_be_hidden(timeout=10_000)
+            expect(page.locator("#image-sigma")).to_be_hidden()
+
+            # On a phone, the error toast stays clear of the heading.
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(app_url, wait_until="networkidle")
+            phone.locator("#image-run").click()
+            toast = phone.locator(".toast-body").first
+            expect(toast).to_contain_text("Upload an image", timeout=30_000)
+            heading = phone.locator("h1").first.bounding_box()
+            assert toast.bounding_box()["y"] > heading["y"] + heading["height"]
         finally:
             browser.close()
     shot = tmp_path / "app_image_tab.png"
     assert shot.stat().st_size > 10_000
     if os.environ.get("RESTORE_SCREENSHOT_DIR"):  # keep a copy, e.g. as a CI artefact
         shutil.copy(shot, Path(os.environ["RESTORE_SCREENSHOT_DIR"]) / shot.name)
+
+
+def strings_outside_file_fields(node) -> list[str]:
+    """Every string of a Gradio config or response, except the FileData fields that must name a
+    file (its ``path`` and its ``url``)."""
+    if isinstance(node, dict):
+        return [text for key, value in node.items() if key not in ("path", "url")
+                for text in strings_outside_file_fields(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in strings_outside_file_fields(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_no_message_label_or_stats_line_shows_a_server_path(app, client, weights, tmp_path):
+    from gradio_client import handle_file
+
+    url, work = app
+    with pytest.raises(Exception) as refused:  # the weights error names the weight file
+        client.predict(handle_file(str(EXAMPLE)), "tiny_broken_gauss", 25, True, False, False,
+                       api_name="/denoise_image")
+    message = str(refused.value)
+    assert "tiny_broken_gauss.safetensors has sha256" in message
+    assert str(weights) not in message and "/tmp" not in message
+    _, stats, _, _ = client.predict(handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, True, False,
+                                    False, api_name="/denoise_image")
+    config = httpx.get(url + "config", timeout=30).json()
+    for text in strings_outside_file_fields(config) + [stats]:
+        assert str(work) not in text and str(weights) not in text, text
+
+
+def test_a_file_that_is_no_image_is_refused_as_it_is_uploaded(client, tmp_path):
+    from gradio_client import handle_file
+
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image\n" * 20)
+    image, slider, stats, download, baseline = client.predict(handle_file(str(notes)), api_name="/check_image")
+    assert image is None and slider is None and download is None  # the upload and the last result go
+    assert stats.startswith("Could not use the uploaded image: notes.png: not a readable PNG")
+    assert "/" not in stats.split("image:", 1)[1]
+    image, _, stats, _, _ = client.predict(handle_file(str(EXAMPLE)), api_name="/check_image")
+    assert Path(image).name == EXAMPLE.name and stats == ""
+
+
+def test_a_file_that_is_no_video_is_refused_as_it_is_uploaded(client, tmp_path):
+    from gradio_client import handle_file
+
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video\n" * 20)
+    video, result, preview, stats = client.predict(handle_file(str(notes)), api_name="/check_video")
+    assert video is None and result is None and preview is None
+    assert stats.startswith("Could not read the uploaded video: notes.mp4") and "/" not in stats
+
+
+def test_the_launch_hint_names_the_share_flag(app):
+    log = (app[1] / "app.log").read_text()
+    assert "--share" in log and "share=True" not in log
+
+
+def test_only_the_latest_results_stay_and_the_work_folder_goes_when_the_app_stops(weights, running_app,
+                                                                                  tmp_path):
+    from gradio_client import Client, handle_file
+
+    work = tmp_path / "work"
+    work.mkdir()
+    with running_app(["--weights-dir", str(weights), "--device", "cpu", "--keep-results", "2"], work) as (url, app):
+        client = Client(url, verbose=False)
+        for _ in range(5):
+            client.predict(handle_file(str(EXAMPLE)), "tiny_local_real", 25, True, False, False,
+                           api_name="/denoise_image")
+        [folder] = work.glob("restore-app-*")
+        assert len(list((folder / "results").iterdir())) == 3  # the two kept and the last one
+        app.send_signal(signal.SIGHUP)  # a closed terminal
+        app.wait(timeout=30)
+    assert app.returncode == 143 and "terminated: the app stopped" in (work / "app.log").read_text()
+    assert [path.name for path in work.iterdir()] == ["app.log"]

@@ -1,0 +1,24 @@
+"""The app's work without Gradio: messages never name a server path, and only the latest results stay."""
+import os
+import time
+
+from restore.app_service import ResultFolders, without_paths
+
+
+def test_messages_keep_only_the_last_part_of_any_absolute_path():
+    assert without_paths("could not write /tmp/restore-app-x/results/tmpab/out.mp4: the disk is full") == (
+        "could not write out.mp4: the disk is full")
+    assert without_paths("model 'm': /srv/weights/m.safetensors has sha256 00") == (
+        "model 'm': m.safetensors has sha256 00")
+    assert without_paths("'/tmp/x/photo.png': not a readable PNG") == "'photo.png': not a readable PNG"
+    for kept in ("12.5 frames/s", "1/17 of its time", "see http://127.0.0.1:7860/gradio_api/", "σ 0–50"):
+        assert without_paths(kept) == kept
+
+
+def test_a_new_result_folder_removes_all_but_the_latest_finished_ones(tmp_path):
+    results = ResultFolders(tmp_path / "results", keep=2)
+    made = []
+    for index in range(5):
+        made.append(results.new())
+        os.utime(made[-1], (time.time() + index, time.time() + index))  # distinct, increasing times
+    assert sorted(tmp_path.joinpath("results").iterdir()) == sorted(made[-3:])
