@@ -166,6 +166,10 @@ def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
                                                                  timeout=30_000)
             expect(page.locator("#image-input img")).to_have_count(0)
             expect(page.locator("#image-output img")).to_have_count(0)
+            # Denoise without an image: the error comes alone, not under an earlier message.
+            page.locator("#image-run").click()
+            expect(page.locator(".toast-body").last).to_contain_text("Upload an image", timeout=30_000)
+            expect(page.locator("#image-stats")).not_to_contain_text("Could not use")
 
             # A real-noise model takes no σ: neither the slider nor add-noise is offered.
             page.locator("#image-model input").click()
