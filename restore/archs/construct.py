@@ -7,6 +7,7 @@ parameter count is known. Only a network under ``max_parameters`` is then built 
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ def count_parameters(name: str, config: dict[str, Any]) -> int:
     cls = arch_class(name)
     if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
         raise ConfigError(f"the config of {name} must be a mapping of keyword arguments, got {config!r}")
+    check_types(name, config, keyword_defaults(cls))
     try:
         with torch.device("meta"):
             net = cls(**config)
@@ -41,6 +43,47 @@ def count_parameters(name: str, config: dict[str, Any]) -> int:
         message = str(error).strip() or type(error).__name__
         raise ConfigError(f"config {config} does not fit {name}: {message}") from None
     return sum(parameter.numel() for parameter in net.parameters())
+
+
+def keyword_defaults(cls: type[nn.Module]) -> dict[str, Any]:
+    """Each constructor keyword's default, over the class and its bases, with the
+    ``option_defaults`` of an arch that takes the rest as ``**options``."""
+    defaults: dict[str, Any] = {}
+    for klass in reversed([klass for klass in cls.__mro__ if issubclass(klass, nn.Module) and klass is not nn.Module]):
+        if "__init__" in vars(klass):
+            defaults.update({name: parameter.default for name, parameter in inspect.signature(klass).parameters.items()
+                             if parameter.default is not inspect.Parameter.empty})
+        defaults.update(vars(klass).get("option_defaults", {}))
+    return defaults
+
+
+def type_needed(value: Any, default: Any) -> str | None:
+    """What ``value`` should be to stand where ``default`` does, or None when it may."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if isinstance(default, float):
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "a string"
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        item = next((needed for entry in value if default and (needed := type_needed(entry, default[0]))), None)
+        return None if item is None else f"a list of {item.removeprefix('a ')}s"
+    return None
+
+
+def check_types(name: str, config: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Each keyword of ``config`` has the type of its default: a float where a whole number
+    belongs would otherwise fail deep inside PyTorch, in PyTorch's words."""
+    for key, value in config.items():
+        needed = type_needed(value, defaults.get(key))
+        if needed:
+            raise ConfigError(f"config of {name}: {key} must be {needed}, got {value!r}")
 
 
 def build_network(name: str, config: dict[str, Any], max_parameters: int = MAX_PARAMETERS) -> nn.Module:

@@ -103,6 +103,8 @@ class Uformer(nn.Module):
     config ports as it is; ``preset`` fills in a published size first.
     """
 
+    option_defaults = OFFICIAL_DEFAULTS  # what **options takes, and of which types
+
     def __init__(self, preset: str | None = None, use_checkpoint: bool = False, **options):
         super().__init__()
         config = resolve_config(preset, options)

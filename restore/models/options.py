@@ -1,20 +1,29 @@
 """Shared edge of ``restore/train.py`` and ``restore/test.py``.
 
 Checks the option file before BasicSR reads it (required keys, data folders, the
-network's keywords and size, the schedule), installs our registrations and the
-basicsr fixes, and runs the pipeline under the shared guard of ``restore.errors``:
+network's keywords and size, the schedule, the loaders), installs our registrations and
+the basicsr fixes, and runs the pipeline under the shared guard of ``restore.errors``:
 bad input is one ``error:`` line and exit code 2, and no experiment folder is left.
+
+``--force_yml`` values are read here as data (:func:`override_value`) and applied here;
+BasicSR, which would ``eval`` and ``exec`` them, reads the result from a copy of the
+option file and never sees the flag.
 """
 import argparse
+import ast
+import contextlib
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import yaml
 
 from restore.errors import OptionsError
+from restore.io.input_files import read_limited
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MAX_OPTION_BYTES = 1 << 20  # the largest option file in options/ is under 10 kB
 
 TRAIN_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "path": None,
               "datasets": ("train",), "train": ("optim_g", "scheduler", "total_iter"),
@@ -28,8 +37,9 @@ def check_option_file(path: str, required: dict) -> dict:
     file = Path(path)
     if not file.is_file():
         raise OptionsError(f"option file not found: {file}")
+    text = read_limited(file, MAX_OPTION_BYTES, "an option file", OptionsError).decode("utf-8", "replace")
     try:
-        opt = yaml.safe_load(file.read_text())
+        opt = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise OptionsError(f"option file {file} is not valid YAML: {error}") from error
     if not isinstance(opt, dict):
@@ -74,11 +84,52 @@ def with_overrides(opt: dict, force_yml: list[str]) -> dict:
                 raise OptionsError(f"--force_yml {keys.strip()}: the option file has no "
                                    f"'{':'.join(parts[:depth])}' mapping")
             target = target[part]
-        try:
-            target[parts[-1]] = yaml.safe_load(value.strip())
-        except yaml.YAMLError:
-            target[parts[-1]] = value.strip()
+        target[parts[-1]] = override_value(value)
     return opt
+
+
+def override_value(text: str) -> object:
+    """A ``--force_yml`` value as data, never as code: a Python literal (``1e-4``, ``[1, 2]``,
+    ``'name'``, ``True``, ``None``), else what YAML reads (``true``, ``~``), else the text itself."""
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+@contextlib.contextmanager
+def basicsr_command_line(opt: dict, option_file: str, overrides: list[str], rest: list[str]) -> Iterator[None]:
+    """While BasicSR parses ``sys.argv``, hand it the checked options without ``--force_yml``:
+    a copy of the option file under its own name (BasicSR copies it into the experiment
+    folder) with the overrides applied, and the rest of the command line as it was."""
+    if not overrides:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="restore-options-") as folder:
+        copy = Path(folder) / Path(option_file).name
+        copy.write_text(f"# {option_file} with --force_yml {' '.join(overrides)}\n"
+                        + yaml.safe_dump(opt, sort_keys=False))
+        saved, sys.argv = sys.argv, [sys.argv[0], "-opt", str(copy), *rest]
+        try:
+            yield
+        finally:
+            sys.argv = saved
+
+
+def check_loaders(opt: dict) -> None:
+    """Each dataset's batch size is a whole number of at least 1 and its worker count one of
+    at least 0 (PyTorch's DataLoader would fail on them after BasicSR made the folders)."""
+    for phase, dataset in (opt.get("datasets") or {}).items():
+        for key, least in (("batch_size_per_gpu", 1), ("num_worker_per_gpu", 0)):
+            value = dataset.get(key) if isinstance(dataset, dict) else None
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise OptionsError(f"datasets: {phase}: {key} must be a whole number of at least {least}, "
+                                   f"got {value!r}")
 
 
 def check_network(opt: dict) -> None:
@@ -146,7 +197,7 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("-opt", default=None)
     parser.add_argument("--force_yml", nargs="+", default=[])
-    known, _ = parser.parse_known_args()
+    known, rest = parser.parse_known_args()
     if known.opt is None and {"-h", "--help"} & set(sys.argv[1:]):
         import restore.models  # noqa: F401
         pipeline(str(REPO_ROOT))  # BasicSR's argument parser prints the usage and exits
@@ -158,6 +209,7 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
         opt = check_option_file(known.opt, TRAIN_KEYS if is_train else TEST_KEYS)
         opt = with_overrides(opt, known.force_yml)
         check_dataroots(opt)
+        check_loaders(opt)
         if is_train:
             check_schedule(opt)
         check_network(opt)
@@ -165,7 +217,8 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
         import restore.models  # noqa: F401  (installs the basicsr fixes, registers models)
         made = [folder for folder in run_folders(opt, is_train) if not folder.exists()]
         try:
-            pipeline(str(REPO_ROOT))
+            with basicsr_command_line(opt, known.opt, known.force_yml, rest):
+                pipeline(str(REPO_ROOT))
         except (FileNotFoundError, KeyError) as error:  # BasicSR's own option and file checks
             remove_folders(made)
             message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -278,6 +278,9 @@ def test_warnings_are_one_clean_line_each(tmp_path, weights):
     ({"arch": ["Uformer"]}, "arch must be str"),
     ({"arch": "NoSuchNet"}, "is not a registered network"),
     ({"noise": {"type": "gaussian", "sigma": [0, "fifty"]}}, "sigma: [low, high]"),
+    ({"config": {"embed_dim": 16.5}}, "config of Uformer: embed_dim must be a whole number, got 16.5"),
+    ({"config": {"depths": [1, 1, 1, 1, 1.5, 1, 1, 1, 1]}}, "depths must be a list of whole numbers"),
+    ({"notes": "x" * 2_000_000}, "more than the 1.05 MB allowed for a weight card"),
 ])
 def test_malformed_weight_cards_exit_2(tmp_path, weights, photo, change, fragment):
     card = json.loads((weights / "tiny_uformer_gauss.json").read_text())
@@ -288,6 +291,13 @@ def test_malformed_weight_cards_exit_2(tmp_path, weights, photo, change, fragmen
                str(tmp_path / "out.png"))
     assert_one_error_line(done, fragment)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_deeply_nested_card_exits_2(tmp_path, photo):
+    card = tmp_path / "deep.json"
+    card.write_text("[" * 100_000 + "]" * 100_000)
+    done = run("restore/denoise_image.py", "--input", str(photo), "--model", str(card))
+    assert_one_error_line(done, "is nested too deeply to be a card")
 
 
 class _Payload:
@@ -330,6 +340,8 @@ def smoke_options(tmp_path: Path, name: str, **changes) -> Path:
     ({"network_g__type": "NoSuchNet"}, "is not a registered network"),
     ({"train__total_iter": 0}, "total_iter must be a positive number"),
     ({"train__scheduler__total_iter": 10}, "shorter than total_iter"),
+    ({"datasets__train__batch_size_per_gpu": 0}, "batch_size_per_gpu must be a whole number of at least 1, got 0"),
+    ({"datasets__train__batch_size_per_gpu": -4}, "batch_size_per_gpu must be a whole number of at least 1, got -4"),
 ])
 def test_bad_training_options_exit_2_before_any_folder_is_made(tmp_path, changes, fragment):
     name = f"hostile_{abs(hash(fragment)) % 10**8}"
@@ -338,6 +350,22 @@ def test_bad_training_options_exit_2_before_any_folder_is_made(tmp_path, changes
         done = run(str(REPO / "restore/train.py"), "-opt", str(file), cwd=tmp_path)
         assert_one_error_line(done, fragment)
         assert not (REPO / "experiments" / name).exists() and not (REPO / "tb_logger" / name).exists()
+    finally:
+        shutil.rmtree(REPO / "experiments" / name, ignore_errors=True)
+        shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
+
+
+def test_force_yml_values_are_data_never_code(tmp_path):
+    name = "hostile_force_yml"
+    mark = tmp_path / "ran"
+    file = smoke_options(tmp_path, name)
+    payload = f'x=[__import__("os").system("touch {mark}")]'
+    try:
+        done = run(str(REPO / "restore/train.py"), "-opt", str(file), "--force_yml", payload,
+                   f'datasets:train:type=NoSuchDataset"]=0;__import__("os").system("touch {mark}");x=["', cwd=tmp_path)
+        assert not mark.exists(), "a --force_yml value ran as code"
+        assert_one_error_line(done, "NoSuchDataset")  # the override reached BasicSR, as data
+        assert not (REPO / "experiments" / name).exists()
     finally:
         shutil.rmtree(REPO / "experiments" / name, ignore_errors=True)
         shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)

@@ -86,6 +86,15 @@ def test_dataroots_are_checked_after_force_yml_overrides(tmp_path):
     check_dataroots(with_overrides(opt, overrides + ["train:total_iter=4"]))
 
 
+@pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("[1, 2]", [1, 2]), ("true", True), ("False", False),
+                                         ("~", None), ("32", 32), ("'name'", "name"), ("experiments/x", "experiments/x"),
+                                         ('[__import__("os").system("id")]', ['__import__("os").system("id")'])])
+def test_force_yml_values_are_read_as_data(text, value):
+    from restore.models.options import override_value
+
+    assert override_value(text) == value
+
+
 def test_training_autocast_modes(monkeypatch):
     import torch
 
