@@ -38,6 +38,7 @@ from typing import Any
 
 from restore.errors import ChecksumError, ModelNotFoundError, WeightsError
 from restore.io.formats import WEIGHT_SUFFIXES
+from restore.io.input_files import read_limited
 from restore.io.temp_files import replace_atomically
 from restore.noise import NoiseModel, noise_model, noise_types
 
@@ -45,6 +46,7 @@ CARD_FORMAT = "restore-weights-card/1"
 REGISTRY_FILE = "registry.json"
 KINDS = ("image", "video")
 STORED_DTYPES = ("float32", "float16", "bfloat16")
+MAX_CARD_BYTES = 1 << 20  # a card is a few kB; a larger one is not a card
 
 
 _OPTIONAL_TEXT = (str, type(None))
@@ -152,14 +154,23 @@ def sha256_of_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def read_json(path: Path, what: str) -> Any:
+    """The JSON in ``path``, read as the small text file a card or registry is: at most
+    MAX_CARD_BYTES, from a regular file, nested no deeper than Python can parse."""
+    raw = read_limited(path, MAX_CARD_BYTES, f"a {what}", WeightsError)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"{what} {path} is not readable JSON: {error}") from None
+    except RecursionError:
+        raise WeightsError(f"{what} {path} is nested too deeply to be a card") from None
+
+
 def read_card(path: str | os.PathLike) -> WeightsCard:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeightsError(f"weight card not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsError(f"weight card {path} is not readable JSON: {error}") from None
+    if not path.exists():
+        raise WeightsError(f"weight card not found: {path}")
+    data = read_json(path, "weight card")
     if not isinstance(data, dict):
         raise WeightsError(f"weight card {path} must hold a JSON object")
     known = set(WeightsCard.__dataclass_fields__) - {"path"}
@@ -203,12 +214,9 @@ def verify_checksum(card: WeightsCard) -> Path:
 def read_registry(folder: str | os.PathLike) -> list[str]:
     """Card file names listed in ``folder/registry.json``; [] when there is none."""
     path = Path(folder) / REGISTRY_FILE
-    if not path.is_file():
+    if not path.exists():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsError(f"model registry {path} is not readable JSON: {error}") from None
+    data = read_json(path, "model registry")
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise WeightsError(f'model registry {path} must look like {{"models": ["name.json", ...]}}')
