@@ -10,6 +10,9 @@ noise-map convention and the checksum check behave the same everywhere::
     video = Denoiser.from_pretrained("uniformer_skipat_gauss")
     clean = video.denoise_video(frames)                        # sigma estimated once ("auto")
 
+A cascade video model's card names the image model it refines (``image_stage``, by name and
+sha256); loading it loads both, and the video path runs the image model once per frame.
+
 Network conventions (what a card's ``arch`` must accept):
   * image models take (B, C, H, W), video models (B, T, C, H, W), floats in [0, 1];
   * a model whose card says ``noise_map_input: true`` gets its noise model's level map
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from restore.errors import ConfigError, RestoreError, WeightsError
+from restore.errors import RestoreError, WeightsError
 from restore.inference.defaults import (
     DEFAULT_CLIP_LEN,
     DEFAULT_CLIP_OVERLAP,
@@ -39,16 +42,17 @@ from restore.inference.defaults import (
 from restore.inference.pixels import check_image_array, merge_image, split_image, to_unit_float
 from restore.inference.precision import (precision_name, resolve_device, resolve_precision, uses_autocast,
                                          weights_dtype)
-from restore.io.checkpoints import load_state, read_state_dict, save_safetensors
+from restore.inference.networks import build_network, load_network
+from restore.io.checkpoints import save_safetensors
 from restore.io.weights_card import (
     CARD_FORMAT,
     WEIGHT_SUFFIXES,
     WeightsCard,
     find_card,
+    image_stage_card,
     read_card,
     register,
     sha256_of_file,
-    verify_checksum,
     write_card,
 )
 
@@ -68,16 +72,6 @@ def default_weights_dir() -> Path:
     if os.environ.get(WEIGHTS_DIR_ENV):
         return Path(os.environ[WEIGHTS_DIR_ENV])
     return INSTALLED_WEIGHTS if INSTALLED_WEIGHTS.is_dir() else CHECKOUT_WEIGHTS
-
-
-def build_network(card: WeightsCard) -> nn.Module:
-    """The card's arch built with the card's config, after checking both without allocating."""
-    from restore.archs.construct import build_network as build
-
-    try:
-        return build(card.arch, card.config)
-    except ConfigError as error:
-        raise WeightsError(f"model {card.name!r}: {error}") from None
 
 
 def card_for_path(path: Path, arch: str | None, config: dict[str, Any] | None,
@@ -119,9 +113,11 @@ def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.P
                     psnr: dict[str, Any] | None = None, baseline: str | None = None,
                     notes: str | None = None, register_model: bool = True,
                     training_images: list[str] | None = None, held_out_images: list[str] | None = None,
-                    recipe: str | None = None, dtype: str = "float32") -> WeightsCard:
+                    recipe: str | None = None, dtype: str = "float32",
+                    image_stage: WeightsCard | None = None) -> WeightsCard:
     """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card.
-    ``dtype`` float16/bfloat16 casts floating tensors before writing."""
+    ``dtype`` float16/bfloat16 casts floating tensors before writing; ``image_stage`` is the
+    card of the image model a cascade video model was trained on."""
     folder = Path(folder)
     state = net.state_dict() if isinstance(net, nn.Module) else net
     state = cast_floating(state, getattr(torch, dtype))
@@ -131,7 +127,8 @@ def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.P
                        noise_map_input=noise_map_input, weights=weights.name, sha256=sha256_of_file(weights),
                        training_data=training_data, psnr=psnr, baseline=baseline, notes=notes,
                        training_images=training_images, held_out_images=held_out_images, recipe=recipe,
-                       dtype=dtype)
+                       dtype=dtype, image_stage=None if image_stage is None else
+                       {"name": image_stage.name, "sha256": image_stage.sha256})
     write_card(card, folder)
     if register_model:
         register(card, folder)
@@ -143,11 +140,18 @@ def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[st
 
 
 class Denoiser:
-    """A loaded denoising network plus everything needed to run it on user data."""
+    """A loaded denoising network plus everything needed to run it on user data; for a cascade
+    video model also its image stage, a Denoiser of its own."""
 
     def __init__(self, net: nn.Module, card: WeightsCard, device: str | torch.device = "auto",
                  precision: str = "fp32", tile: int | None = DEFAULT_TILE,
-                 tile_overlap: int = DEFAULT_TILE_OVERLAP) -> None:
+                 tile_overlap: int = DEFAULT_TILE_OVERLAP, image_stage: "Denoiser | None" = None) -> None:
+        if card.is_cascade != (image_stage is not None):
+            raise WeightsError(f"model {card.name!r}: a cascade needs its image stage, and only a cascade takes one")
+        if image_stage is not None and image_stage.card.sha256 != card.image_stage["sha256"]:
+            raise WeightsError(f"model {card.name!r} refines the image model of sha256 {card.image_stage['sha256']}, "
+                               f"not {image_stage.name!r} ({image_stage.card.sha256})")
+        self.image_stage = image_stage
         self.device = resolve_device(device)
         if tile is not None and tile <= 0:
             raise RestoreError(f"tile must be positive (or None for no tiling), got {tile}")
@@ -190,6 +194,9 @@ class Denoiser:
         ``arch``/``config``/``noise`` are only needed for a bare checkpoint that has no card
         beside it, such as an official Uformer ``.pth``. ``precision`` is auto, fp32, bf16 or
         fp16 (see ``restore.inference.precision``); ``device`` is auto, cpu, cuda or mps.
+        A cascade video model's image stage is loaded too, from the card of that name beside
+        the model's own card (or its .onnx file), else in ``weights_dir``, with the same device,
+        precision and image tiling; a card whose weights differ from the ones named is refused.
         """
         path = Path(name_or_path)
         if path.suffix in (".json", ".onnx", *WEIGHT_SUFFIXES) or path.exists():
@@ -204,12 +211,24 @@ class Denoiser:
             if resolve_device(device).type != "cpu" or precision not in ("auto", "fp32"):
                 raise RestoreError("an .onnx model runs on the CPU in fp32 here (onnxruntime's CPU provider)")
             net = OnnxNetwork(path, read_metadata(path)[1])
+            stage = cls._image_stage(card, weights_dir, "cpu", "fp32", tile, tile_overlap)
             return cls(net, card, device="cpu", precision="fp32", tile=min(tile or net.tile, net.tile),
-                       tile_overlap=min(tile_overlap, net.tile // 4))
-        weights = verify_checksum(card)
-        net = build_network(card)
-        load_state(net, read_state_dict(weights), card.name)
-        return cls(net, card, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap)
+                       tile_overlap=min(tile_overlap, net.tile // 4), image_stage=stage)
+        net = load_network(card)
+        stage = cls._image_stage(card, weights_dir, device, precision, tile, tile_overlap)
+        return cls(net, card, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap,
+                   image_stage=stage)
+
+    @classmethod
+    def _image_stage(cls, card: WeightsCard, weights_dir: str | os.PathLike | None, device: str, precision: str,
+                     tile: int | None, tile_overlap: int) -> "Denoiser | None":
+        """The image model a cascade refines, checked against the sha256 its card names; None otherwise."""
+        if not card.is_cascade:
+            return None
+        folders = [card.weights_path.parent, Path(weights_dir or default_weights_dir())]
+        stage = image_stage_card(card, folders)
+        return cls.from_pretrained(stage.path, device=device, precision=precision, tile=tile,
+                                   tile_overlap=tile_overlap)
 
     @property
     def name(self) -> str:
@@ -355,19 +374,39 @@ class Denoiser:
         """
         if self.kind != "video":
             raise RestoreError(f"model {self.name!r} is an image model; call the Denoiser on each image instead")
-        from restore.inference.video_stream import denoise_frames
-
         if isinstance(frames, np.ndarray):
             sigma = self.choose_sigma(frames[:SIGMA_FRAMES], sigma)[0]
         else:
             frames, sigma, _ = self.peek_sigma(frames, sigma)
 
-        tile = self.fit_tile(tile)
-        stream = denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=min(tile_overlap, tile - 1),
-                                clip_len=clip_len, clip_overlap=clip_overlap, workers=self.workers)
+        stream = self.stream_video(frames, sigma, tile=tile, tile_overlap=tile_overlap, clip_len=clip_len,
+                                   clip_overlap=clip_overlap)
         if isinstance(frames, np.ndarray):
             return np.stack(list(stream))
         return stream
+
+    def stream_video(self, frames: Iterable[np.ndarray], sigma: float | None, *, tile: int = DEFAULT_VIDEO_TILE,
+                     tile_overlap: int = DEFAULT_VIDEO_TILE_OVERLAP, clip_len: int = DEFAULT_CLIP_LEN,
+                     clip_overlap: int = DEFAULT_CLIP_OVERLAP, tile_batch: int = 1) -> Iterator[np.ndarray]:
+        """The video path once σ is chosen (:meth:`peek_sigma`): clips of 3-D tiles through
+        ``restore.inference.video_stream``; a cascade runs its image stage once per frame first."""
+        if self.kind != "video":
+            raise RestoreError(f"model {self.name!r} is an image model; call the Denoiser on each image instead")
+        from restore.inference.video_stream import denoise_frames
+
+        tile = self.fit_tile(tile)
+        return denoise_frames(self.network_fn(sigma), frames, tile=tile, tile_overlap=min(tile_overlap, tile - 1),
+                              clip_len=clip_len, clip_overlap=clip_overlap, tile_batch=tile_batch,
+                              workers=self.workers, image_stage=self.image_stage_fn(sigma))
+
+    def image_stage_fn(self, sigma: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """A cascade's image stage on one whole (3, H, W) frame, tiled as the image model tiles
+        images; None for a video model without one."""
+        if self.image_stage is None:
+            return None
+        stage = self.image_stage
+        level = sigma if stage.card.noise_map_input else None
+        return lambda frame: stage.denoise_tensor(frame[None], level)[0]
 
     def peek_sigma(self, frames: Iterable[np.ndarray], sigma: float | str | None = "auto"
                    ) -> tuple[Iterator[np.ndarray], float | None, str]:
@@ -385,8 +424,11 @@ class Denoiser:
     def warm_up(self, size: int = 64, frames: int = 7) -> None:
         """One small untimed forward, so lazy kernel set-up does not land in the first timing."""
         sigma = None if self.card.sigma_range is None else sum(self.card.sigma_range) / 2
-        shape = (1, 3, size, size) if self.kind == "image" else (1, frames, 3, size, size)
+        channels = 6 if self.image_stage is not None else 3  # a cascade: (noisy, image output)
+        shape = (1, channels, size, size) if self.kind == "image" else (1, frames, channels, size, size)
         self.network_fn(sigma)(torch.zeros(shape))
+        if self.image_stage is not None:
+            self.image_stage.warm_up(size)
 
     def __repr__(self) -> str:
         return f"Denoiser({self.name!r}, arch={self.card.arch}, device={self.device}, tile={self.tile})"

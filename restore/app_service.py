@@ -137,7 +137,7 @@ class ModelCatalog:
                 card = self.card(name)
                 # Built on CPU (constructors may read tensor values), counted on meta: no compute.
                 net = build_network(card).eval().to("meta")
-                channels = 3 + int(card.noise_map_input)
+                channels = 3 * (2 if card.is_cascade else 1) + int(card.noise_map_input)  # a cascade: + image output
                 if card.kind == "image":
                     shape, per = (1, channels, *IMAGE_MACS_SIZE), 1
                 else:

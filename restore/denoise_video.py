@@ -82,8 +82,10 @@ def load_model(args: argparse.Namespace):
     from restore.api import Denoiser
     from restore.errors import WeightsError
 
+    # --tile is the video tile (stream_video fits it to an exported model); a cascade's image stage
+    # tiles frames with the image defaults
     denoiser = Denoiser.from_pretrained(args.model, weights_dir=args.weights_dir, device=args.device,
-                                        precision=args.precision, tile=args.tile, tile_overlap=args.tile_overlap)
+                                        precision=args.precision)
     if denoiser.kind != "video":
         raise WeightsError(f"model {denoiser.name!r} is an image model; use restore/denoise_image.py "
                          "or pick a video model")
@@ -131,7 +133,6 @@ def open_source(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from restore.inference.video_stream import denoise_frames
     from restore.io.video import VideoError
 
     check_options(args)
@@ -139,10 +140,8 @@ def run(args: argparse.Namespace) -> int:
     denoiser = load_model(args)
     frames, sigma, note = denoiser.peek_sigma(frames, args.sigma)
     print(f"{denoiser.name} ({denoiser.precision}): {note}", flush=True)
-    tile = denoiser.fit_tile(args.tile)
-    stream = denoise_frames(denoiser.network_fn(sigma), frames, tile=tile, tile_overlap=min(args.tile_overlap, tile - 1),
-                            clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch,
-                            workers=denoiser.workers)
+    stream = denoiser.stream_video(frames, sigma, tile=args.tile, tile_overlap=args.tile_overlap,
+                                   clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
     with make_writer() as writer:
         if writer.dropped:
             print(f"note: not copied to the output: {', '.join(writer.dropped)}", flush=True)

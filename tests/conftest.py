@@ -1,9 +1,9 @@
 """Shared test set-up: a fixed thread count and seed so timings and numbers repeat, and the
 builders that tests in several folders share.
 
-- ``publish``, ``publish_local``, ``publish_uformer_pair``, ``publish_video``: small randomly
-  initialised networks saved with real cards through ``save_pretrained`` and loaded back the way
-  users load them; they run in seconds, where the published weights would take minutes.
+- ``publish``, ``publish_local``, ``publish_uformer_pair``, ``publish_video``, ``publish_cascade``: small
+  randomly initialised networks saved with real cards through ``save_pretrained`` and loaded back the
+  way users load them; they run in seconds, where the published weights would take minutes.
 - ``make_clip`` and ``running_app``: a small H.264 clip with audio, and the app on a loopback port.
 - ``make_sidd_medium``, ``make_sidd_mat``, ``prepare_sidd``: small fake SIDD downloads.
 
@@ -102,6 +102,19 @@ def publish_uformer_pair() -> Callable:
         skip = _publish(folder, "tiny_uformer_skipat_gauss", "UformerSkipAt", TINY_UFORMER, baseline=base.name)
         return base, skip
     return publish_uformer_pair
+
+
+@pytest.fixture(scope="session")
+def publish_cascade() -> Callable:
+    """``publish_cascade(folder, seed=0)``: the tiny SkipAt Uformer as an image stage and the tiny video
+    net as a cascade on it (σ-map input, output conv at zero: it returns the image stage); returns
+    (image card, cascade card). ``seed`` seeds the cascade's network, the image stage always has seed 0."""
+    def publish_cascade(folder: Path, seed: int = 0) -> tuple:
+        image = _publish(folder, "tiny_uformer_skipat_gauss", "UformerSkipAt", TINY_UFORMER)
+        cascade = _publish(folder, "tiny_cascade_skipat_gauss", "UniformerVideoSkipAt", {**TINY_VIDEO, "cascade": True},
+                           seed=seed, kind="video", noise_map_input=True, image_stage=image)
+        return image, cascade
+    return publish_cascade
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,11 @@ touch them: at any moment only about ``2 * clip_len`` input frames and
 ``clip_len`` accumulators are held, whatever the video's length. A video
 shorter than ``clip_len`` is mirrored in time up to ``clip_len`` (the length
 the network was trained on) and cropped back.
+
+A cascade video model (``image_stage``) first runs its image model on each whole frame,
+once, as the frame is read (with the image model's own 2-D tiling), and keeps that
+output beside the frame while it is needed; its clips are then (noisy, image output)
+frames, so overlapping clips and tiles reuse the one result per frame.
 """
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ from restore.inference.tiling import ramp_weights, tiled_apply
 from restore.io.clip_frames import mirror_indices
 
 Tensor = torch.Tensor
-ClipFn = Callable[[Tensor], Tensor]  # (B, T, 3, H, W) in [0, 1] -> same shape
+ClipFn = Callable[[Tensor], Tensor]  # (B, T, 3, H, W) in [0, 1] -> same shape (a cascade: (B, T, 6, H, W) in)
+FrameFn = Callable[[Tensor], Tensor]  # (3, H, W) in [0, 1] -> (3, H, W): an image stage on one whole frame
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
@@ -42,11 +48,14 @@ def to_uint8(frame: Tensor) -> np.ndarray:
 
 
 class _FrameSource:
-    """Reads frames on demand, checks they agree, and remembers only what is still needed."""
+    """Reads frames on demand, checks they agree, and remembers only what is still needed;
+    with an ``image_stage`` also that stage's output for each frame, computed once on reading."""
 
-    def __init__(self, frames: Iterable[np.ndarray]) -> None:
+    def __init__(self, frames: Iterable[np.ndarray], image_stage: FrameFn | None = None) -> None:
         self.iterator = iter(frames)
+        self.image_stage = image_stage
         self.frames: dict[int, np.ndarray] = {}
+        self.staged: dict[int, Tensor] = {}
         self.count = 0
         self.exhausted = False
         self.shape: tuple[int, ...] | None = None
@@ -68,14 +77,22 @@ class _FrameSource:
             elif image.shape != self.shape:
                 raise ValueError(f"frame {self.count} has shape {image.shape}, the video started with {self.shape}")
             self.frames[self.count] = image  # kept as decoded (uint8): 4x smaller than floats
+            if self.image_stage is not None:
+                with torch.inference_mode():
+                    self.staged[self.count] = self.image_stage(to_tensor(image))
             self.count += 1
 
     def clip(self, start: int, length: int) -> Tensor:
-        return torch.stack([to_tensor(self.frames[i]) for i in range(start, start + length)])
+        """``(length, 3, H, W)``, or for a cascade ``(length, 6, H, W)``: each noisy frame, then its image output."""
+        frames = [to_tensor(self.frames[i]) for i in range(start, start + length)]
+        if self.image_stage is not None:
+            frames = [torch.cat([frame, self.staged[i]]) for i, frame in enumerate(frames, start)]
+        return torch.stack(frames)
 
     def forget_before(self, index: int) -> None:
         for old in [i for i in self.frames if i < index]:
             del self.frames[old]
+            self.staged.pop(old, None)
 
 
 def denoise_frames(
@@ -87,6 +104,7 @@ def denoise_frames(
     clip_overlap: int = 2,
     tile_batch: int = 1,
     workers: int = 1,
+    image_stage: FrameFn | None = None,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of ``(H, W, 3)`` uint8 RGB frames; yield as many uint8 frames, in order.
 
@@ -99,13 +117,15 @@ def denoise_frames(
         clip_len, clip_overlap: temporal window and overlap in frames.
         tile_batch: spatial patches per network call.
         workers: patch batches run at once, each on one CPU thread (see ``tiled_apply``).
+        image_stage: a cascade's image model on one whole frame (``Denoiser.image_stage_fn``),
+            run once per frame; ``model`` then gets (noisy, image output) clips.
     """
     if clip_len < 1 or not 0 <= clip_overlap < clip_len:
         raise ValueError(f"need clip_len >= 1 and 0 <= clip_overlap < clip_len, got {clip_len}, {clip_overlap}")
     if tile < 1 or not 0 <= tile_overlap < tile:
         raise ValueError(f"need tile >= 1 and 0 <= tile_overlap < tile, got {tile}, {tile_overlap}")
     stride = clip_len - clip_overlap
-    source = _FrameSource(frames)
+    source = _FrameSource(frames, image_stage)
     sums: dict[int, Tensor] = {}
     weights: dict[int, float] = {}
     emitted = 0

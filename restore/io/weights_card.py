@@ -24,8 +24,13 @@ Card layout (``<name>.json`` next to ``<name>.safetensors``)::
       "training_images": ["astronaut", …], # optional: the exact images trained on
       "held_out_images": ["chelsea", …],   # optional: images kept out of training for evaluation
       "recipe": "options/….yml",          # optional: the option file that trained it
-      "dtype": "float16"                  # how the file stores the weights (loaded as float32)
+      "dtype": "float16",                 # how the file stores the weights (loaded as float32)
+      "image_stage": {"name": "uformer_t_skipat_gauss", "sha256": "…"}   # a cascade video model only
     }
+
+A cascade video model (config ``cascade: true``) refines the output of a frozen image model,
+so it is only right with the very weights it was trained on: ``image_stage`` names that
+model and the sha256 of its weight file, and :func:`image_stage_card` refuses any other.
 """
 from __future__ import annotations
 
@@ -57,7 +62,13 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "sha256": (str,), "noise_map_input": (bool,), "training_data": _OPTIONAL_TEXT, "psnr": (dict, type(None)),
     "baseline": _OPTIONAL_TEXT, "notes": _OPTIONAL_TEXT, "training_images": (list, type(None)),
     "held_out_images": (list, type(None)), "recipe": _OPTIONAL_TEXT, "dtype": (str,), "format": (str,),
+    "image_stage": (dict, type(None)),
 }
+IMAGE_STAGE_KEYS = ("name", "sha256")
+
+
+def _is_sha256(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 @dataclass
@@ -81,6 +92,7 @@ class WeightsCard:
     recipe: str | None = None
     dtype: str = "float32"
     format: str = CARD_FORMAT
+    image_stage: dict[str, str] | None = None
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -106,8 +118,16 @@ class WeightsCard:
             raise WeightsError(f"{where}: a noise-map input needs noise with a level, not {self.noise['type']} noise")
         if not all(isinstance(key, str) for key in self.config):
             raise WeightsError(f"{where}: config must map constructor keyword names to values")
-        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+        if not _is_sha256(self.sha256):
             raise WeightsError(f"{where}: sha256 must be 64 lower-case hex digits")
+        if bool(self.config.get("cascade")) != (self.image_stage is not None):
+            raise WeightsError(f"{where}: a cascade (config cascade: true) names its image_stage, and only a "
+                               "cascade does")
+        if self.image_stage is not None and (
+                self.kind != "video" or sorted(self.image_stage) != sorted(IMAGE_STAGE_KEYS)
+                or not isinstance(self.image_stage["name"], str) or not _is_sha256(self.image_stage["sha256"])):
+            raise WeightsError(f"{where}: image_stage must be {{\"name\": the image model, \"sha256\": its weight "
+                               "file's 64 hex digits}, on a video model")
         for field_name in ("training_images", "held_out_images"):
             names = getattr(self, field_name)
             if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
@@ -117,6 +137,11 @@ class WeightsCard:
         if Path(self.weights).name != self.weights or not self.weights.endswith((*WEIGHT_SUFFIXES, ".onnx")):
             raise WeightsError(f"{where}: weights must be a bare file name ending in one of "
                                f"{(*WEIGHT_SUFFIXES, '.onnx')}")
+
+    @property
+    def is_cascade(self) -> bool:
+        """A video model that refines a frozen image model's output per frame."""
+        return self.image_stage is not None
 
     @property
     def noise_model(self) -> NoiseModel:
@@ -142,6 +167,8 @@ class WeightsCard:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("path")
+        if data["image_stage"] is None:  # only a cascade has one: other cards stay as they were
+            data.pop("image_stage")
         return data
 
 
@@ -209,6 +236,24 @@ def verify_checksum(card: WeightsCard) -> Path:
             "The file is corrupt, truncated or not the one the card describes; download it again."
         )
     return weights
+
+
+def image_stage_card(card: WeightsCard, folders: list[Path]) -> WeightsCard:
+    """The card of a cascade's image model: ``<name>.json`` in the first of ``folders`` that has
+    it, refused unless it describes the very weight file the cascade was trained on."""
+    name, expected = card.image_stage["name"], card.image_stage["sha256"]
+    found = next((folder / f"{name}.json" for folder in folders if (folder / f"{name}.json").is_file()), None)
+    if found is None:
+        raise WeightsError(f"model {card.name!r} refines the image model {name!r}, whose card {name}.json is in "
+                           f"none of {', '.join(map(str, dict.fromkeys(folders)))}")
+    stage = read_card(found)
+    if stage.kind != "image":
+        raise WeightsError(f"model {card.name!r} refines {name!r}, but {found} describes a {stage.kind} model")
+    if stage.sha256 != expected:
+        raise ChecksumError(f"model {card.name!r} was trained on the image model {name!r} with sha256 {expected}, "
+                            f"but {found} describes weights with sha256 {stage.sha256}; "
+                            "use the image model it was trained with")
+    return stage
 
 
 def read_registry(folder: str | os.PathLike) -> list[str]:

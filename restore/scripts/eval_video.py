@@ -47,15 +47,17 @@ def noisy_frames(clean: Iterator[np.ndarray], sigma: float, rng: np.random.Gener
 
 
 def evaluate_sequence(model_for_sigma: Callable[[float], Callable], frames: Iterator[np.ndarray], sigma: float,
-                      seed: int, **tiling) -> list[float]:
-    """Per-frame PSNR of one sequence at one sigma."""
+                      seed: int, image_stage_for_sigma: Callable[[float], Callable | None] | None = None,
+                      **tiling) -> list[float]:
+    """Per-frame PSNR of one sequence at one sigma; a cascade's image stage (for a sigma) runs once per frame."""
     from restore.inference.video_stream import denoise_frames
 
     rng = np.random.default_rng(seed)
     clean: list[np.ndarray] = []
     scores = []
+    image_stage = None if image_stage_for_sigma is None else image_stage_for_sigma(sigma)
     for index, restored in enumerate(denoise_frames(model_for_sigma(sigma), noisy_frames(frames, sigma, rng, clean),
-                                                    **tiling)):
+                                                    image_stage=image_stage, **tiling)):
         scores.append(psnr_uint8(restored, clean[index]))
         clean[index] = None  # type: ignore[call-overload]  (scored: free it)
     return scores
@@ -121,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
     for sigma in args.sigmas:
         denoiser.check_sigma(sigma)
     results = evaluate(denoiser.network_fn, sequences, args.sigmas, args.num_frames, args.seed,
-                       tile=args.tile, tile_overlap=args.tile_overlap, clip_len=args.clip_len,
-                       clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
+                       image_stage_for_sigma=denoiser.image_stage_fn, tile=args.tile, tile_overlap=args.tile_overlap,
+                       clip_len=args.clip_len, clip_overlap=args.clip_overlap, tile_batch=args.tile_batch)
     for sigma, result in results.items():
         print(f"sigma {sigma:>4}: PSNR {result['mean']:.2f} dB over {len(result['sequences'])} sequences")
     if args.json:

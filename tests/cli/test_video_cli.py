@@ -104,6 +104,33 @@ def test_frames_dir_in_frames_dir_out(tiny_model: Path, tmp_path: Path) -> None:
     assert [p.name for p in written] == [f"{i:05d}.png" for i in range(9)]
 
 
+def test_a_cascade_model_runs_unchanged_and_a_wrong_image_stage_is_one_line(tmp_path: Path, publish_cascade,
+                                                                           publish, capsys) -> None:
+    """The CLI takes a cascade card like any video card; its output is the API's, and a card
+    whose image model was swapped is refused before any frame is written."""
+    from restore.api import Denoiser
+    from restore.io.video_frame_folder import list_frames, read_frame
+    from restore.scripts.make_sample_clips import make_sample_set
+
+    image, cascade = publish_cascade(tmp_path / "weights")
+    make_sample_set(tmp_path / "clips", frames=9, height=40, width=52, photos=("coffee",))
+    frames = tmp_path / "clips" / "JPEGImages" / "480p" / "coffee"
+    options = ["--sigma", "20", "--device", "cpu", "--precision", "fp32", "--tile", "32", "--tile-overlap", "8"]
+    assert main(["--frames-dir", str(frames), "--model", str(cascade.path), "--output", str(tmp_path / "out"),
+                 *options]) == 0
+    written = np.stack([read_frame(path) for path in list_frames(tmp_path / "out")])
+    expected = Denoiser.from_pretrained(cascade.path, device="cpu").denoise_video(
+        np.stack([read_frame(path) for path in list_frames(frames)]), sigma=20, tile=32, tile_overlap=8)
+    assert np.array_equal(written, expected)
+    capsys.readouterr()
+    publish(tmp_path / "weights", image.name, "UformerSkipAt", image.config, seed=1)  # other weights, same name
+    assert main(["--frames-dir", str(frames), "--model", str(cascade.path), "--output", str(tmp_path / "again"),
+                 *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "use the image model it was trained with" in err
+    assert not (tmp_path / "again").exists()
+
+
 def test_corrupt_video_exits_2_and_leaves_no_output(tiny_model: Path, tmp_path: Path) -> None:
     corrupt = tmp_path / "broken.mp4"
     data = (GRADIO_VIDEOS / "b.mp4").read_bytes()

@@ -1,0 +1,90 @@
+"""A cascade video model through the Denoiser: its card names the image model by sha256, both
+load, and the streaming tiled path runs the image model once per frame, never once per clip."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from restore.api import Denoiser
+from restore.data.photos import load_rgb, pan_zoom_clip
+from restore.errors import ChecksumError, WeightsError
+from restore.io.weights_card import WeightsCard, read_card
+
+
+@pytest.fixture(scope="module")
+def cascade(tmp_path_factory, publish_cascade):
+    folder = tmp_path_factory.mktemp("weights")
+    return publish_cascade(folder)
+
+
+def noisy_clip(frames: int, height: int = 40, width: int = 56) -> np.ndarray:
+    clean = np.stack(pan_zoom_clip(load_rgb("chelsea"), frames, height, width, seed=0))
+    noise = np.random.default_rng(0).normal(0, 25, clean.shape)
+    return np.clip(clean + noise, 0, 255).round().astype(np.uint8)
+
+
+def test_the_card_names_the_image_model_and_both_load(cascade):
+    image, video = cascade
+    card = read_card(video.path)
+    assert card.is_cascade and card.image_stage == {"name": image.name, "sha256": image.sha256}
+    assert "image_stage" not in read_card(image.path).to_dict()  # other cards keep their fields
+    den = Denoiser.from_pretrained(video.path, device="cpu", tile=32, tile_overlap=8)
+    assert den.image_stage.name == image.name and den.image_stage.kind == "image"
+    assert den.image_stage.tile == 32  # the image stage tiles frames as an image Denoiser does
+    den.warm_up(size=32, frames=3)
+
+
+def test_the_image_stage_runs_once_per_frame_and_an_untrained_cascade_is_the_image_model(cascade, monkeypatch):
+    image, video = cascade
+    den = Denoiser.from_pretrained(video.path, device="cpu", tile=32, tile_overlap=8)
+    per_frame = Denoiser.from_pretrained(image.path, device="cpu", tile=32, tile_overlap=8)
+    clip = noisy_clip(13)  # two overlapping 7-frame windows, 2x2 video tiles of 24 px, 2x2 image tiles of 32 px
+    seen = []
+    stage = den.image_stage
+    real = stage.denoise_tensor
+
+    def counted(x, sigma=None, *args, **kwargs):
+        seen.append(x.clone())
+        return real(x, sigma, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "denoise_tensor", counted)
+    out = den.denoise_video(clip, sigma=30, tile=24, tile_overlap=6)
+    assert len(seen) == 13 and [frame.shape for frame in seen] == [(1, 3, 40, 56)] * 13  # once per whole frame
+    expected = np.stack([per_frame(frame) for frame in clip])
+    for frame, staged in zip(clip, seen):
+        assert torch.equal(staged[0], torch.from_numpy(frame).permute(2, 0, 1).float() / 255)
+    # the correction starts at zero: through the tiles and the temporal blending, the per-frame image model
+    assert out.shape == clip.shape and np.array_equal(out, expected)
+
+
+def test_streamed_frames_go_through_the_same_path(cascade):
+    _, video = cascade
+    den = Denoiser.from_pretrained(video.path, device="cpu", tile=32, tile_overlap=8)
+    clip = noisy_clip(9)
+    streamed = np.stack(list(den.denoise_video(iter(clip), sigma=30, tile=24, tile_overlap=6)))
+    assert np.array_equal(streamed, den.denoise_video(clip, sigma=30, tile=24, tile_overlap=6))
+
+
+def test_another_image_model_under_the_same_name_is_refused(cascade, tmp_path, publish):
+    image, video = cascade
+    for path in (video.path, video.weights_path):
+        shutil.copy(path, tmp_path / path.name)
+    publish(tmp_path, image.name, "UformerSkipAt", read_card(image.path).config, seed=1)  # other weights, same name
+    with pytest.raises(ChecksumError, match=f"trained on the image model '{image.name}' with sha256 {image.sha256}"):
+        Denoiser.from_pretrained(tmp_path / video.path.name, device="cpu")
+    (tmp_path / f"{image.name}.json").unlink()
+    with pytest.raises(WeightsError, match=f"whose card {image.name}.json is in none of"):
+        Denoiser.from_pretrained(tmp_path / video.path.name, device="cpu", weights_dir=tmp_path)
+
+
+def test_a_cascade_card_must_name_its_image_stage_and_only_a_cascade_may():
+    fields = dict(name="x", arch="UniformerVideoSkipAt", kind="video", noise={"type": "gaussian", "sigma": [0, 50]},
+                  weights="x.safetensors", sha256="0" * 64, noise_map_input=True)
+    with pytest.raises(WeightsError, match="a cascade \\(config cascade: true\\) names its image_stage"):
+        WeightsCard(config={"cascade": True}, **fields)
+    with pytest.raises(WeightsError, match="names its image_stage, and only a cascade does"):
+        WeightsCard(config={}, image_stage={"name": "y", "sha256": "1" * 64}, **fields)
+    with pytest.raises(WeightsError, match="image_stage must be"):
+        WeightsCard(config={"cascade": True}, image_stage={"name": "y", "sha256": "short"}, **fields)
+    WeightsCard(config={"cascade": True}, image_stage={"name": "y", "sha256": "1" * 64}, **fields)
