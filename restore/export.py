@@ -8,6 +8,11 @@ free sizes); the Denoiser runs the file through tiles of that size, so any image
 works: ``Denoiser.from_pretrained("model.onnx")``, ``denoise_image.py --model model.onnx``.
 At the end the export is run on a noisy held-out crop beside PyTorch and the largest
 difference is printed. Needs ``pip install -r requirements-onnx.txt``.
+
+A cascade video model exports its video stage, which takes each frame beside its image
+model's output (6 channels, 7 with the σ map). The file's card still names the image model
+by sha256; the Denoiser loads that model's card (beside the .onnx, else in the weights
+folder) and feeds the export its outputs, once per frame, as for PyTorch.
 """
 from __future__ import annotations
 
@@ -33,8 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parity_input(kind: str, shape: tuple[int, ...], noise_map: bool):
-    """A noisy (σ=30) crop of a held-out photo in the exported shape, with its noise map."""
+def parity_input(kind: str, shape: tuple[int, ...], noise_map: bool, image_stage=None):
+    """A noisy (σ=30) crop of a held-out photo in the exported shape, with its noise map; for a
+    cascade each frame beside ``image_stage``'s output for it."""
     import numpy as np
     import torch
 
@@ -51,6 +57,8 @@ def parity_input(kind: str, shape: tuple[int, ...], noise_map: bool):
         frames = pan_zoom_clip(photo, shape[1], size, size, seed=0, path_frames=40)
         clean = torch.from_numpy(np.stack(frames).astype(np.float32) / 255).permute(0, 3, 1, 2)[None]
     noisy = torch.from_numpy(add_gaussian_noise(clean.numpy(), 30, np.random.default_rng(0), clip=True))
+    if image_stage is not None:
+        noisy = torch.cat([noisy, torch.stack([image_stage(frame) for frame in noisy[0]])[None]], dim=2)
     if noise_map:
         noisy = append_sigma_map(noisy, 30)
     return noisy
@@ -73,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
     size = args.size or (DEFAULT_TILE if card.kind == "image" else DEFAULT_VIDEO_TILE)
     if size < 16 or args.frames < 1:
         raise RestoreError("--size must be at least 16 and --frames at least 1")
-    channels = 3 + int(card.noise_map_input)
+    channels = 3 * (2 if card.is_cascade else 1) + int(card.noise_map_input)  # a cascade: + the image output
     fields = {key: value for key, value in card.to_dict().items() if key not in ("weights", "sha256")}
     print(f"tracing {card.name} at {'x'.join(map(str, [args.frames] * (card.kind == 'video') + [size, size]))}...",
           flush=True)
     shape = export(denoiser.net, fields, args.output, card.kind, channels, size, args.frames, args.opset)
-    sample = parity_input(card.kind, shape, card.noise_map_input)
+    sample = parity_input(card.kind, shape, card.noise_map_input, denoiser.image_stage_fn(30))
     with torch.inference_mode():
         expected = denoiser.net(sample)
     got = OnnxNetwork(args.output, shape)(sample)

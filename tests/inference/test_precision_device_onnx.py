@@ -113,3 +113,36 @@ def test_the_published_video_model_exports_and_matches_torch(tmp_path, capsys):
     assert export(["--model", "uniformer_skipat_gauss", "--output", str(path), "--size", "64", "--frames", "3"]) == 0
     difference = float(capsys.readouterr().out.split("max |onnx - torch| = ")[1].split()[0])
     assert difference < 1e-4
+
+
+@pytest.mark.slow
+def test_a_cascade_exports_its_video_stage_and_runs_beside_its_image_stage(tmp_path, capsys, publish, tiny_uformer,
+                                                                           tiny_video):
+    """The export takes (noisy, image output, σ map) frames; the Denoiser of the .onnx file loads the
+    image stage its card names from the weights folder and matches the PyTorch cascade."""
+    pytest.importorskip("onnxruntime", reason="pip install -r requirements-onnx.txt")
+    from restore.api import save_pretrained
+    from restore.archs.uniformer_video_arch import UniformerVideoSkipAt
+    from restore.export import main as export
+
+    folder = tmp_path / "weights"
+    image = publish(folder, "tiny_image", "UformerSkipAt", tiny_uformer)
+    config = {**tiny_video, "cascade": True}
+    net = UniformerVideoSkipAt(**config)
+    torch.nn.init.normal_(net.output_proj.weight, std=0.05)  # a correction that is not zero, so parity tests it
+    cascade = save_pretrained(net, folder, name="tiny_cascade", arch="UniformerVideoSkipAt", config=config,
+                              kind="video", noise={"type": "gaussian", "sigma": [0, 50]}, noise_map_input=True,
+                              image_stage=image)
+    path = tmp_path / "exported" / "cascade.onnx"
+    path.parent.mkdir()
+    assert export(["--model", str(cascade.path), "--output", str(path), "--size", "32", "--frames", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "input (1, 3, 7, 32, 32)" in out and float(out.split("max |onnx - torch| = ")[1].split()[0]) < 1e-4
+    onnx = Denoiser.from_pretrained(path, weights_dir=folder)
+    assert onnx.card.is_cascade and onnx.image_stage.name == "tiny_image"
+    clip = np.clip(data.astronaut()[:40, :56] + np.random.default_rng(0).normal(0, 25, (5, 40, 56, 3)), 0, 255)
+    clip = clip.astype(np.uint8)
+    torch_den = Denoiser.from_pretrained(cascade.path, device="cpu")
+    got = onnx.denoise_video(clip, sigma=30, tile=32, clip_len=3, clip_overlap=1)
+    expected = torch_den.denoise_video(clip, sigma=30, tile=32, clip_len=3, clip_overlap=1)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
