@@ -157,7 +157,9 @@ class VideoClipDataset(data.Dataset):
     repeated with fresh noise in each, as from a camera on a tripod; default 0); gray_prob
     (train: the chance that a clip is made gray, 3 equal channels; default 0).
     photo_motion {dataroot, max_speed (output pixels per frame, 4), max_zoom (per frame,
-    0.01), scale ([0.5, 1])} instead of dataroot: clips drawn afresh from still photos."""
+    0.01), scale ([0.5, 1]), max_rotation (degrees per frame, 0), sprites (0: at most this many
+    objects cut from other photos of the folder, moving on their own), sprite_size ([0.2, 0.5]
+    of the clip's side)} instead of dataroot: clips drawn afresh from still photos."""
 
     def __init__(self, opt: dict) -> None:
         super().__init__()
@@ -221,9 +223,15 @@ class VideoClipDataset(data.Dataset):
         return self.train and bool(self.still_prob) and rng.random() < self.still_prob
 
     def _moving_photo(self, photo: _PhotoFile, rng: random.Random) -> np.ndarray:
-        """A new clip from one photo; validation (seeded by index) gets the same clip every time."""
-        return motion_clip(photo.frames([0])[0], self.num_frames, int(self.gt_size), rng, self.motion,
-                           self._draws_still(rng))
+        """A new clip from one photo, with sprites cut from others; validation (seeded by index)
+        gets the same clip every time."""
+        still = self._draws_still(rng)
+        sprites = []
+        if self.motion.sprites:
+            others = [other for other in self.sequences if other is not photo] or [photo]
+            sprites = [rng.choice(others).frames([0])[0] for _ in range(rng.randint(0, self.motion.sprites))]
+        return motion_clip(photo.frames([0])[0], self.num_frames, int(self.gt_size), rng, self.motion, still,
+                           sprites)
 
     def _sequence_clip(self, sequence: _FrameSequence | _VideoFileSequence | _MemorySequence,
                        rng: random.Random) -> np.ndarray:

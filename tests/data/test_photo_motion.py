@@ -153,3 +153,73 @@ def test_a_nested_dataroot_is_checked_and_can_be_forced(tmp_path):
         with_overrides(opt, [f"datasets:train:photo_motoin:dataroot={tmp_path}"])
     with pytest.raises(OptionsError, match="no 'datasets:tarin' mapping"):
         with_overrides(opt, [f"datasets:tarin:dataroot={tmp_path}"])
+
+
+RED = np.zeros((300, 300, 3), np.uint8)
+RED[..., 0] = 255  # a sprite source whose every crop is one colour, easy to find in a frame
+GRAY = np.full((400, 400, 3), 128, np.uint8)  # a background on which the camera's motion does not show
+
+
+def test_sprites_move_on_their_own_over_the_moving_background():
+    """Away from its sprite a clip is the camera's clip exactly; the sprite keeps one velocity of
+    its own in the frame, whatever the camera does; seeded; a still shot stays one image."""
+    motion = MotionRange(max_speed=6.0, max_zoom=0.0, scale=(1.0, 1.0), sprites=1, sprite_size=(0.2, 0.3))
+    speeds = []
+    for seed in range(12):
+        background = motion_clip(PHOTO, 7, 96, random.Random(seed), motion)
+        clip = motion_clip(PHOTO, 7, 96, random.Random(seed), motion, sprite_photos=[RED])
+        assert np.array_equal(clip, motion_clip(PHOTO, 7, 96, random.Random(seed), motion, sprite_photos=[RED]))
+        for frame, camera in zip(clip, background):
+            red = ((frame == [255, 0, 0]).all(axis=-1) * 255).astype(np.uint8)
+            near = cv2.dilate(red, np.ones((7, 7), np.uint8)) > 0
+            assert np.array_equal(frame[~near], camera[~near])  # the sprite's edge is soft, 1-2 px wide
+        on_gray = motion_clip(GRAY, 7, 96, random.Random(seed), motion, sprite_photos=[RED])
+        alpha = (on_gray[..., 0].astype(float) - 128) / 127
+        if (alpha.sum(axis=(1, 2)).min() < 0.97 * alpha.sum(axis=(1, 2)).max()) or alpha[0].sum() < 20:
+            continue  # the sprite leaves the frame: its centre is not measurable
+        grid = np.mgrid[:96, :96]
+        centres = np.array([[(a * g).sum() / a.sum() for g in grid] for a in alpha])
+        steps = np.diff(centres, axis=0)
+        assert np.abs(steps - steps.mean(axis=0)).max() < 0.25  # a constant velocity
+        speeds.append(np.hypot(*steps.mean(axis=0)))
+    assert len(speeds) >= 3 and max(speeds) > 1 and max(speeds) <= 6.3
+    still = motion_clip(PHOTO, 7, 96, random.Random(0), motion, still=True, sprite_photos=[RED, RED])
+    assert all(np.array_equal(frame, still[0]) for frame in still)
+    assert not np.array_equal(still, motion_clip(PHOTO, 7, 96, random.Random(0), motion, still=True))
+
+
+def test_the_camera_turns_slowly_and_stays_inside_the_photo(monkeypatch):
+    motion = MotionRange(max_speed=3.0, max_zoom=0.0, scale=(1.0, 1.0), max_rotation=2.0)
+    warps = []
+    real_warp = photo_motion.cv2.warpAffine
+    monkeypatch.setattr(photo_motion.cv2, "warpAffine",
+                        lambda source, matrix, *args, **kw: warps.append(matrix) or real_warp(source, matrix, *args, **kw))
+    turns = []
+    for seed in range(10):
+        motion_clip(PHOTO[:200, :260], 7, 96, random.Random(seed), motion)
+    for first in range(0, len(warps), 7):
+        angles = [np.degrees(np.arctan2(m[1, 0], m[0, 0])) for m in warps[first:first + 7]]
+        assert angles[0] == 0 and np.allclose(np.diff(angles), angles[1])  # from upright, at one rate
+        assert abs(angles[1]) <= 2.0 + 1e-9
+        turns.append(abs(angles[1]))
+        for matrix in warps[first:first + 7]:
+            linear, shift = matrix[:, :2], matrix[:, 2]
+            corners = np.array([[0, 0], [95, 0], [0, 95], [95, 95]], float)
+            inside = np.linalg.solve(linear, (corners - shift).T).T  # where each output corner reads the photo
+            assert inside.min() >= -1e-6 and inside[:, 0].max() <= 259 + 1e-6 and inside[:, 1].max() <= 199 + 1e-6
+    assert max(turns) > 0.5
+
+
+def test_the_dataset_pastes_sprites_from_its_other_photos(photo_folder):
+    photos = VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder), "sprites": 2,
+                                                                   "max_rotation": 0.5},
+                               "gt_size": 48, "sigma": 30, "augment": False})
+    np.random.seed(0)
+    sample = photos[0]
+    assert sample["lq"].shape == (7, 3, 48, 48) and sample["gt"].shape == (7, 3, 48, 48)
+    for bad, message in (({"sprites": 1.5}, "sprites a whole number"), ({"sprites": 9}, "sprites a whole number"),
+                         ({"max_rotation": 10}, "max_rotation <= 5"), ({"sprite_size": 0.3}, "sprite_size must be"),
+                         ({"sprite_size": [0.5, 0.2]}, "sprite_size low <= high")):
+        with pytest.raises(DatasetError, match=message):
+            VideoClipDataset({"phase": "train", "photo_motion": {"dataroot": str(photo_folder), **bad},
+                              "gt_size": 48})
