@@ -1,19 +1,21 @@
-"""The one switch between fused and plain kernels, and the fused kernels themselves.
+"""The one switch between the plain and the fast CPU paths, and the fast kernels themselves.
 
-Every network here asks ``fused_kernels()`` before it takes a fused, banded or
-chunked path:
+The networks are written with plain layers (``nn.Linear``, convolutions, an explicit softmax)
+that read like their papers. Where a block has a faster way to compute the same thing, it
+asks ``fused_kernels()`` first, as timm's ``Attention`` asks ``fused_attn``:
 
-* oneDNN's linear, linear+GELU and conv+GELU/LeakyReLU (bias and activation run in
-  the GEMM/conv epilogue instead of extra passes over the often 4x-wide output);
+* ``Linear``: an ``nn.Linear`` whose CPU inference runs oneDNN's GEMM, the bias in its
+  epilogue; ``linear_gelu`` and ``conv_gelu``/``conv_leaky_relu`` also fuse the activation
+  (instead of extra passes over the often 4x-wide output);
 * ``conv_mlp``: Uformer's LeFF and SkipAt's Phi in row bands that stay in cache;
 * ``concat_sums``: sums written straight into their slices of one buffer;
 * ``scaled_dot_product_attention`` instead of an explicit softmax;
 * the chunked attention of ``attention_ops``, which keeps SkipAt's matrix A.
 
-Inside ``plain_kernels()`` they all run plain PyTorch ops with the same arithmetic:
-``torch.utils.flop_counter`` needs that (it cannot see oneDNN's fused ops nor the
-CPU flash-attention kernel), ONNX export traces it, and tests compare the two paths.
-The switch is per thread (a context variable).
+Inside ``plain_kernels()``, or in a process started with ``RESTORE_FUSED=0``, every block
+takes its plain path, with the same arithmetic: ``torch.utils.flop_counter`` needs that
+(it cannot see oneDNN's fused ops nor the CPU flash-attention kernel), ONNX export traces
+it, and tests compare the two paths. The switch is per thread (a context variable).
 
 Except for ``scaled_dot_product_attention``, these paths have no backward: under
 autograd the plain ops run whatever the switch says. The oneDNN ones also need a
@@ -22,6 +24,7 @@ float32 CPU tensor.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +40,7 @@ _OPS = getattr(torch.ops, "mkldnn", None)
 HAVE_FUSED = (torch.backends.mkldnn.is_available()
               and hasattr(_OPS, "_linear_pointwise") and hasattr(_OPS, "_convolution_pointwise"))
 
-_FUSED = ContextVar("fused_kernels", default=True)
+_FUSED = ContextVar("fused_kernels", default=os.environ.get("RESTORE_FUSED", "1") != "0")
 
 
 @contextmanager
@@ -52,7 +55,7 @@ def plain_kernels() -> Iterator[None]:
 
 
 def fused_kernels() -> bool:
-    """The switch: False inside ``plain_kernels()``, else True."""
+    """The switch: False inside ``plain_kernels()`` or with ``RESTORE_FUSED=0``, else True."""
     return _FUSED.get()
 
 
@@ -97,6 +100,13 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     flat = x.reshape(-1, x.shape[-1])
     out = _OPS._linear_pointwise(flat, weight, bias, "none", [], "none")
     return out.view(*x.shape[:-1], out.shape[-1])
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters and state-dict keys) whose CPU inference runs ``linear``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)
 
 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
@@ -168,17 +178,22 @@ def _keeps_size(conv: nn.Conv2d) -> bool:
             and tuple(conv.padding) == tuple(k // 2 for k in conv.kernel_size))
 
 
-def conv_mlp(x: torch.Tensor, fc1: nn.Linear, dwconv: nn.Conv2d, fc2: nn.Linear,
-             norm: nn.Module | None = None, residual: torch.Tensor | None = None
-             ) -> torch.Tensor:
-    """``residual + fc2(gelu(dwconv(gelu(fc1(norm(x))))))`` on a (B, H, W, C) grid.
+def banded(x: torch.Tensor, dwconv: nn.Conv2d) -> bool:
+    """Whether ``conv_mlp`` can run on ``x`` in bands: oneDNN's kernels, and a depthwise conv
+    that keeps the grid size."""
+    return _onednn(x) and _keeps_size(dwconv)
 
-    With the oneDNN kernels and a conv that keeps the grid size, it runs in bands of rows
-    (``BAND_BYTES``), each read with the rows of halo that the conv needs: the wide hidden
-    activations stay in cache instead of making full-size passes through memory, and the
-    result equals the whole-grid computation.
+
+def conv_mlp(x: torch.Tensor, fc1: nn.Linear, dwconv: nn.Conv2d, fc2: nn.Linear,
+             norm: nn.Module | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """``residual + fc2(gelu(dwconv(gelu(fc1(norm(x))))))`` on a (B, H, W, C) grid; ``norm`` and
+    ``residual`` are optional.
+
+    Where ``banded(x, dwconv)``, it runs in bands of rows (``BAND_BYTES``), each read with the
+    rows of halo that the conv needs: the wide hidden activations stay in cache instead of
+    making full-size passes through memory, and the result equals the whole-grid computation.
     """
-    if not _onednn(x) or not _keeps_size(dwconv):
+    if not banded(x, dwconv):
         hidden = linear_gelu(x if norm is None else norm(x), fc1.weight, fc1.bias)
         out = linear(to_nhwc(conv_gelu(dwconv, to_nchw(hidden))), fc2.weight, fc2.bias)
         return out if residual is None else residual + out

@@ -13,7 +13,8 @@ import math
 import torch
 from torch import nn
 
-from restore.archs.fused_ops import conv_mlp
+from restore.archs.fused_ops import banded, conv_mlp
+from restore.archs.layers import to_nchw, to_nhwc
 from restore.archs.uformer_layers import conv_nhwc
 
 
@@ -48,10 +49,15 @@ class SkipAtPhi(nn.Module):
         self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, padding=kernel_size // 2,
                                 groups=hidden)
         self.fc2 = nn.Linear(hidden, dim)
+        self.act = nn.GELU()
         self.eca = ECA(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.eca(conv_mlp(x, self.fc1, self.dwconv, self.fc2))
+        if banded(x, self.dwconv):  # the same, in row bands that stay in cache
+            return self.eca(conv_mlp(x, self.fc1, self.dwconv, self.fc2))
+        x = self.act(self.fc1(x))
+        x = self.act(to_nhwc(self.dwconv(to_nchw(x))))
+        return self.eca(self.fc2(x))
 
 
 class ConvPhi(nn.Module):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from restore.archs.fused_ops import conv_mlp, fused_kernels, linear
+from restore.archs.fused_ops import Linear, banded, conv_mlp, fused_kernels, linear
 from restore.archs.layers import DropPath, to_nchw, to_nhwc
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ def conv_nhwc(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
 class LinearProjection(nn.Module):
     """q from ``to_q`` and k, v from ``to_kv``, as the official layer names them.
 
-    The two weights stay separate parameters (official keys) but run as one GEMM.
+    The fast path runs the two weights (separate parameters, the official keys) as one GEMM.
     """
 
     def __init__(self, dim: int, heads: int, bias: bool = True):
@@ -46,9 +46,12 @@ class LinearProjection(nn.Module):
         self.to_kv = nn.Linear(dim, dim * 2, bias=bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        weight = torch.cat([self.to_q.weight, self.to_kv.weight])
-        bias = None if self.to_q.bias is None else torch.cat([self.to_q.bias, self.to_kv.bias])
-        qkv = linear(x, weight, bias)
+        if fused_kernels():
+            weight = torch.cat([self.to_q.weight, self.to_kv.weight])
+            bias = None if self.to_q.bias is None else torch.cat([self.to_q.bias, self.to_kv.bias])
+            qkv = linear(x, weight, bias)
+        else:
+            qkv = torch.cat([self.to_q(x), self.to_kv(x)], dim=-1)
         q, k, v = rearrange(qkv, "b n (three h d) -> three b h n d", three=3, h=self.heads)
         return q, k, v
 
@@ -103,7 +106,7 @@ class WindowAttention(nn.Module):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.qkv = LinearProjection(dim, num_heads, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def position_bias(self) -> torch.Tensor:
@@ -146,7 +149,7 @@ class WindowAttention(nn.Module):
             redone = self._fused(*border, masked_bias).unflatten(0, (images, -1))
             out = torch.cat([out[:, :-n_border], redone], 1).flatten(0, 1)
         out = rearrange(out, "b h n d -> b n (h d)")
-        return self.proj_drop(linear(out, self.proj.weight, self.proj.bias))
+        return self.proj_drop(self.proj(out))
 
 
 class LeFF(nn.Module):
@@ -160,11 +163,19 @@ class LeFF(nn.Module):
             nn.GELU())
         self.linear2 = nn.Sequential(nn.Linear(hidden_dim, dim))
 
-    def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
-                residual: torch.Tensor | None = None) -> torch.Tensor:
-        """``residual + LeFF(norm(x))``; norm and residual are optional, and fused with
-        the rest at inference (see ``fused_ops.conv_mlp``)."""
-        return conv_mlp(x, self.linear1[0], self.dwconv[0], self.linear2[0], norm, residual)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if banded(x, self.dwconv[0]):  # the same, in row bands that stay in cache
+            return conv_mlp(x, self.linear1[0], self.dwconv[0], self.linear2[0])
+        x = self.linear1(x)
+        x = to_nhwc(self.dwconv(to_nchw(x)))
+        return self.linear2(x)
+
+    def residual(self, x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+        """``x + self(norm(x))``, a block's feed-forward branch and its sum; on the fast path the
+        norm and the sum run inside the row bands too, where the block's input is in cache."""
+        if banded(x, self.dwconv[0]):
+            return conv_mlp(x, self.linear1[0], self.dwconv[0], self.linear2[0], norm, residual=x)
+        return x + self(norm(x))
 
 
 @dataclass(frozen=True)
@@ -269,11 +280,10 @@ class LeWinTransformerBlock(nn.Module):
         return out.view(batch, height, width, channels)
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x + LeFF(LN(x))``; out of training (no drop-path) LN, LeFF and the residual
-        go to ``LeFF`` together, which fuses them at inference."""
+        """``x + LeFF(LN(x))`` (drop-path only in training)."""
         if self.training:
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        return self.mlp(x, self.norm2, residual=x)
+        return self.mlp.residual(x, self.norm2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.feed_forward(x + self.drop_path(self.window_attention(x)))

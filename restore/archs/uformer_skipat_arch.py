@@ -59,16 +59,15 @@ class SkipAtBlock(nn.Module):
                 up: torch.Tensor) -> torch.Tensor:
         """``x = concat(halves) + concat(Phi(encoder_wsa), up)``, then ``x + LeFF(LN(x))``.
 
-        ``halves`` is the block input as its first and its last ``c`` channels. At
-        inference the first sum is written straight into one buffer, and LN, LeFF and
-        the residual run together in row bands.
+        ``halves`` is the block input as its first and its last ``c`` channels; one
+        drop-path mask covers the whole concatenation, as in Eq. 9.
         """
         phi = self.phi(encoder_wsa)
-        if self.training:  # one drop-path mask for the whole concatenation, as in Eq. 9
+        if self.training:
             x = torch.cat(halves, dim=-1) + self.drop_path(torch.cat([phi, up], dim=-1))
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        x = concat_sums([(halves[0], phi), (halves[1], up)])
-        return self.mlp(x, self.norm2, residual=x)
+        x = concat_sums([(halves[0], phi), (halves[1], up)])  # the same sums, into one buffer
+        return self.mlp.residual(x, self.norm2)
 
 
 class SkipAtLevel(nn.Module):

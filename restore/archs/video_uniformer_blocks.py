@@ -29,7 +29,7 @@ from einops import rearrange
 from torch import nn
 
 from restore.archs.attention_ops import apply_attention, attention_keeping_matrix
-from restore.archs.fused_ops import fused_kernels, linear, linear_gelu
+from restore.archs.fused_ops import Linear, fused_kernels, linear, linear_gelu
 from restore.archs.layers import DropPath, channels_to_first, channels_to_last
 
 Tensor = torch.Tensor
@@ -56,7 +56,7 @@ def pointwise(conv: nn.Conv3d, x: Tensor) -> Tensor:
 
 
 class ConvMlp(nn.Module):
-    """Token-wise MLP on 5-D features: 1x1x1 conv, GELU, 1x1x1 conv."""
+    """Token-wise MLP on 5-D features: 1x1x1 conv, GELU, 1x1x1 conv (GELU fused at inference)."""
 
     def __init__(self, channels: int, ratio: float) -> None:
         super().__init__()
@@ -66,20 +66,20 @@ class ConvMlp(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         hidden = linear_gelu(channels_to_last(x), self.fc1.weight.flatten(1), self.fc1.bias)
-        return channels_to_first(linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias))
+        return pointwise(self.fc2, channels_to_first(hidden))
 
 
 class TokenMlp(nn.Module):
-    """Token-wise MLP on ``(B, N, C)`` tokens: Linear, GELU, Linear."""
+    """Token-wise MLP on ``(B, N, C)`` tokens: Linear, GELU, Linear (GELU fused at inference)."""
 
     def __init__(self, channels: int, ratio: float) -> None:
         super().__init__()
         hidden = int(channels * ratio)
         self.fc1 = nn.Linear(channels, hidden)
-        self.fc2 = nn.Linear(hidden, channels)
+        self.fc2 = Linear(hidden, channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        return linear(linear_gelu(x, self.fc1.weight, self.fc1.bias), self.fc2.weight, self.fc2.bias)
+        return self.fc2(linear_gelu(x, self.fc1.weight, self.fc1.bias))
 
 
 class LocalBlock(nn.Module):
@@ -118,17 +118,16 @@ class GlobalAttention(nn.Module):
         assert channels % num_heads == 0, "channels should be divisible by num_heads"
         self.num_heads = num_heads
         self.scale = (channels // num_heads) ** -0.5
-        self.qkv = nn.Linear(channels, channels * 3, bias=qkv_bias)
-        self.proj = nn.Linear(channels, channels)
+        self.qkv = Linear(channels, channels * 3, bias=qkv_bias)
+        self.proj = Linear(channels, channels)
 
     def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        qkv = linear(x, self.qkv.weight, self.qkv.bias)
-        query, key, value = rearrange(qkv, "b n (three h d) -> three b h n d", three=3,
+        query, key, value = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3,
                                       h=self.num_heads)
         return query, key, value
 
     def _merge(self, out: Tensor) -> Tensor:
-        return linear(rearrange(out, "b h n d -> b n (h d)"), self.proj.weight, self.proj.bias)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
     def forward(self, x: Tensor) -> Tensor:
         query, key, value = self._heads(x)
@@ -150,8 +149,8 @@ class ReusedAttention(nn.Module):
         super().__init__()
         assert channels % num_heads == 0, "channels should be divisible by num_heads"
         self.num_heads = num_heads
-        self.v = nn.Linear(channels, channels, bias=qkv_bias)
-        self.proj = nn.Linear(channels, channels)
+        self.v = Linear(channels, channels, bias=qkv_bias)
+        self.proj = Linear(channels, channels)
 
     def forward(self, x: Tensor, attention: Tensor) -> Tensor:
         if attention.shape[1] != self.num_heads or attention.shape[-1] != x.shape[1]:
@@ -159,10 +158,9 @@ class ReusedAttention(nn.Module):
                 f"reused attention has shape {tuple(attention.shape)}, which does not fit "
                 f"{self.num_heads} heads over {x.shape[1]} tokens"
             )
-        value = rearrange(linear(x, self.v.weight, self.v.bias), "b n (h d) -> b h n d",
-                          h=self.num_heads)
+        value = rearrange(self.v(x), "b n (h d) -> b h n d", h=self.num_heads)
         out = rearrange(apply_attention(attention, value), "b h n d -> b n (h d)")
-        return linear(out, self.proj.weight, self.proj.bias)
+        return self.proj(out)
 
 
 class GlobalBlock(nn.Module):
