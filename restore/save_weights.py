@@ -10,7 +10,9 @@ A thin CLI over ``restore.api.save_pretrained``, the counterpart of
 file lists of ``restore.scripts.make_sample_corpus`` into the card. ``--half`` stores float16
 (half the size) after measuring how far the outputs move on a real photo; the
 measurement goes into the card's notes, and an output change above
-``--half-tolerance`` 8-bit levels is refused.
+``--half-tolerance`` 8-bit levels is refused. A cascade video model (config ``cascade: true``)
+names the image model it was trained on with ``--image-stage``; its card records that model's
+name and weight sha256.
 """
 from __future__ import annotations
 
@@ -40,9 +42,10 @@ def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
     return train, held_out, text
 
 
-def half_precision_check(net, state: dict, kind: str, noise_map_input: bool) -> tuple[float, float]:
+def half_precision_check(net, state: dict, kind: str, noise_map_input: bool, image_stage=None) -> tuple[float, float]:
     """(largest change in 8-bit levels, share of 8-bit values that change) when the weights
-    are stored as float16, on a noisy (σ = 30) crop of a held-out photo."""
+    are stored as float16, on a noisy (σ = 30) crop of a held-out photo (for a cascade, each
+    frame beside the ``image_stage`` network's output for it)."""
     import numpy as np
     import torch
 
@@ -54,6 +57,9 @@ def half_precision_check(net, state: dict, kind: str, noise_map_input: bool) -> 
     clean = np.stack([np.roll(photo, 2 * t, axis=1) for t in range(7)]) if kind == "video" else photo
     noisy = torch.from_numpy(add_gaussian_noise(clean, 30, np.random.default_rng(0), clip=False))
     noisy = noisy.movedim(-1, -3)[None]
+    if image_stage is not None:
+        with torch.no_grad():
+            noisy = torch.cat([noisy, image_stage.eval()(noisy[0]).clamp(0, 1)[None]], dim=2)
     if noise_map_input:
         noisy = append_sigma_map(noisy, 30)
     outputs = []
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half-tolerance", type=float, default=1.0,
                         help="largest output change, in 8-bit levels, that --half accepts (default 1)")
     parser.add_argument("--baseline", help="name of the baseline (non-SkipAt) model to compare with")
+    parser.add_argument("--image-stage", help="a cascade's frozen image model: a name in --weights-dir or a .json card")
     parser.add_argument("--weights-dir", type=Path, default=None)
     parser.add_argument("--register", action="store_true", help="add the model to the folder's registry.json")
     args = parser.parse_args(argv)
@@ -111,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def publish(args: argparse.Namespace) -> int:
     from restore.api import build_network, default_weights_dir, save_pretrained
+    from restore.inference.networks import load_network
     from restore.io.checkpoints import load_state, read_checkpoint, read_state_dict
-    from restore.io.weights_card import WeightsCard
+    from restore.io.weights_card import WeightsCard, find_card, read_card
 
     try:
         config = json.loads(args.config)
@@ -124,8 +132,14 @@ def publish(args: argparse.Namespace) -> int:
     if args.param_key is not None and args.param_key not in read_checkpoint(args.checkpoint):
         raise WeightsError(f"{args.checkpoint} holds no {args.param_key!r} network")
     folder = args.weights_dir or default_weights_dir()
+    image_stage = None
+    if args.image_stage:
+        image_stage = (read_card(args.image_stage) if args.image_stage.endswith(".json")
+                       else find_card(args.image_stage, folder))
     probe = WeightsCard(name=args.name, arch=args.arch, config=config, kind=args.kind, noise=args.noise,
-                        noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64)
+                        noise_map_input=args.noise_map_input, weights=f"{args.name}.safetensors", sha256="0" * 64,
+                        image_stage=None if image_stage is None else {"name": image_stage.name,
+                                                                      "sha256": image_stage.sha256})
     net = build_network(probe)
     load_state(net, state, args.name)  # refuse a checkpoint that does not fit
     training_images = held_out = None
@@ -135,7 +149,8 @@ def publish(args: argparse.Namespace) -> int:
         training_data = training_data or text
     dtype = "float32"
     if args.half:
-        largest, share = half_precision_check(net, state, args.kind, args.noise_map_input)
+        largest, share = half_precision_check(net, state, args.kind, args.noise_map_input,
+                                              None if image_stage is None else load_network(image_stage))
         measured = (f"stored as float16: on a noisy (σ=30) crop of skimage's chelsea, outputs change by at most "
                     f"{largest:g} 8-bit level(s), {100 * share:.3f}% of values")
         if largest > args.half_tolerance:
@@ -149,7 +164,7 @@ def publish(args: argparse.Namespace) -> int:
                                noise=args.noise, noise_map_input=args.noise_map_input,
                                training_data=training_data, baseline=args.baseline, notes=notes,
                                register_model=args.register, training_images=training_images,
-                               held_out_images=held_out, recipe=args.recipe, dtype=dtype)
+                               held_out_images=held_out, recipe=args.recipe, dtype=dtype, image_stage=image_stage)
     except OSError as error:
         raise WeightsError(f"cannot write the weights into {folder}: {error}") from None
     print(f"wrote {card.weights_path} and {card.path} (sha256 {card.sha256})")

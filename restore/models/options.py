@@ -150,6 +150,34 @@ def check_network(opt: dict) -> None:
         raise OptionsError(f"network_g: {arch} would have {count:,} parameters, more than {MAX_PARAMETERS:,}")
 
 
+def cascade_image_card(opt: dict):
+    """The weight card of a cascade's frozen image model (the top-level ``image_stage``, beside
+    ``network_g``: a .json card, a relative path under the repository root; not under ``path``,
+    where BasicSR makes a folder of every entry), checked against ``network_g: cascade``; None for
+    any other network. Its weight file is checked when the model loads it."""
+    from restore.errors import WeightsError
+    from restore.io.weights_card import read_card
+
+    spec = opt.get("image_stage")
+    cascade = bool(opt["network_g"].get("cascade"))
+    if cascade != (spec is not None):
+        raise OptionsError("network_g: cascade: true needs image_stage (the weight card of the frozen image "
+                           "model), and only a cascade takes one")
+    if spec is None:
+        return None
+    path = Path(str(spec)).expanduser()
+    path = path if path.is_absolute() else REPO_ROOT / path
+    try:
+        card = read_card(path)
+    except WeightsError as error:
+        raise OptionsError(f"image_stage: {error}") from None
+    if card.kind != "image":
+        raise OptionsError(f"image_stage: {path} describes a {card.kind} model, not an image model")
+    if card.noise_map_input and not opt["network_g"].get("noise_map"):
+        raise OptionsError(f"image_stage: {card.name} takes a noise map, so network_g needs noise_map: true")
+    return card
+
+
 def check_schedule(opt: dict) -> None:
     """A positive ``total_iter``, and a scheduler that lasts the whole run."""
     train = opt["train"]
@@ -213,6 +241,7 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
         if is_train:
             check_schedule(opt)
         check_network(opt)
+        cascade_image_card(opt)
         import restore.data  # noqa: F401  (registers datasets)
         import restore.models  # noqa: F401  (installs the basicsr fixes, registers models)
         made = [folder for folder in run_folders(opt, is_train) if not folder.exists()]

@@ -88,3 +88,26 @@ def test_a_cascade_card_must_name_its_image_stage_and_only_a_cascade_may():
     with pytest.raises(WeightsError, match="image_stage must be"):
         WeightsCard(config={"cascade": True}, image_stage={"name": "y", "sha256": "short"}, **fields)
     WeightsCard(config={"cascade": True}, image_stage={"name": "y", "sha256": "1" * 64}, **fields)
+
+
+def test_save_weights_publishes_a_cascade_with_its_image_stage(cascade, tmp_path, capsys):
+    import json
+
+    from restore.save_weights import main as save_weights
+
+    image, video = cascade
+    den = Denoiser.from_pretrained(video.path, device="cpu")
+    torch.nn.init.normal_(den.net.output_proj.weight, std=0.01)  # a trained correction
+    checkpoint = tmp_path / "net_g_latest.pth"
+    torch.save({"params": den.net.state_dict()}, checkpoint)
+    common = ["--checkpoint", str(checkpoint), "--arch", video.arch, "--config", json.dumps(video.config),
+              "--kind", "video", "--noise", "gaussian:0,50", "--noise-map-input", "--weights-dir", str(image.path.parent)]
+    assert save_weights([*common, "--name", "no_stage"]) == 2
+    assert "names its image_stage" in capsys.readouterr().err
+    assert save_weights([*common, "--name", "published_cascade", "--image-stage", image.name, "--half",
+                         "--half-tolerance", "255"]) == 0
+    card = read_card(image.path.parent / "published_cascade.json")
+    assert card.image_stage == {"name": image.name, "sha256": image.sha256} and card.dtype == "float16"
+    clip = noisy_clip(7)
+    published = Denoiser.from_pretrained(card.path, device="cpu").denoise_video(clip, sigma=30)
+    assert np.abs(published.astype(int) - den.denoise_video(clip, sigma=30).astype(int)).max() <= 2

@@ -106,6 +106,45 @@ def test_smoke_training_run_on_cpu(tmp_path: Path) -> None:
         shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
 
 
+def test_a_cascade_trains_its_video_stage_on_a_frozen_image_model(tmp_path: Path, publish, tiny_uformer) -> None:
+    """network_g cascade: true with image_stage: the image model is loaded from its card,
+    frozen, and run on every frame; only the video stage (6-channel input) is saved."""
+    image = publish(tmp_path / "weights", "tiny_image", "UformerSkipAt", tiny_uformer)
+    before = image.weights_path.read_bytes()
+    name = f"test_video_cascade_{uuid.uuid4().hex[:8]}"
+    options = yaml.safe_load((REPO / "options" / "smoke" / "video_uniformer_skipat.yml").read_text())
+    options["name"] = name
+    options["network_g"]["cascade"] = True
+    options["image_stage"] = str(image.path)
+    options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = 2
+    options["train"]["scheduler"]["warmup_iter"] = 1
+    options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = 2
+    options["logger"]["print_freq"] = 1
+    path = tmp_path / "cascade.yml"
+    path.write_text(yaml.safe_dump(options))
+    experiment = REPO / "experiments" / name
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        log = "\n".join(p.read_text() for p in experiment.glob("train_*.log"))
+        assert f"Cascade on the frozen image model tiny_image (sha256 {image.sha256})" in log and "# psnr" in log
+        state = torch.load(experiment / "models" / "net_g_2.pth", weights_only=True)["params"]
+        assert state["input_proj.0.weight"].shape[1] == 6 and not any("patch_embed" in key for key in state)
+        assert state["output_proj.weight"].abs().sum() > 0  # the zero correction has started to learn
+        assert image.weights_path.read_bytes() == before
+        del options["image_stage"]
+        path.write_text(yaml.safe_dump(options))
+        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+        assert done.stderr.startswith("error: network_g: cascade: true needs image_stage")
+    finally:
+        shutil.rmtree(experiment, ignore_errors=True)
+        shutil.rmtree(REPO / "tb_logger" / name, ignore_errors=True)
+
+
 def test_eval_protocol_identity_model_scores_the_noisy_input(davis_root: Path) -> None:
     """With an identity 'denoiser' the protocol's PSNR is that of the clamped, rounded noisy frames."""
     import zlib

@@ -174,6 +174,9 @@ def test_each_stage_starts_from_the_last_stage_of_the_same_network(model):
                                                        *published}
         assert later["network_g"] == previous["network_g"]
     for recipe in chain.values():
+        image_stage = recipe.get("image_stage")  # a cascade refines a published image model, frozen
+        assert (image_stage is not None) == bool(recipe["network_g"].get("cascade"))
+        assert image_stage is None or (image_stage.startswith("weights/") and (REPO / image_stage).is_file())
         assert recipe["train"]["total_iter"] == recipe["train"]["scheduler"]["total_iter"]
         train = recipe["datasets"]["train"]
         assert train["noise_model"] == "camera" if model.endswith("_camera") else train["sigma"] == [0, 50]
@@ -190,6 +193,7 @@ def test_skipat_and_baseline_share_every_recipe_and_budget(skipat, baseline):
     for number, b in theirs.items():
         a = ours[number]
         assert a["train"] == b["train"] and a["datasets"] == b["datasets"] and a["val"] == b["val"]
+        assert a.get("image_stage") == b.get("image_stage")
         assert a["network_g"]["type"].replace("SkipAt", "") == b["network_g"]["type"]
         shared = (set(a["network_g"]) & set(b["network_g"])) - {"type"}
         assert all(a["network_g"][key] == b["network_g"][key] for key in shared)
