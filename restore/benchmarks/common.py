@@ -173,6 +173,22 @@ def clip_scores(clean: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.mean([image_metrics(c, o) for c, o in zip(clean, out)], axis=0)
 
 
+# Flicker: what a viewer of a denoised video sees before any PSNR, frame-to-frame change that the
+# scene does not have. Both figures are on the 0-255 scale; 0 is a perfectly steady output.
+
+def still_flicker(out: np.ndarray) -> float:
+    """Flicker of a still shot's output (T, H, W, C): the mean over pixels of its standard
+    deviation over time (the scene does not change, so every change is flicker)."""
+    return float(out.astype(np.float64).std(axis=0).mean())
+
+
+def motion_flicker(clean: np.ndarray, out: np.ndarray) -> float:
+    """Flicker of a moving clip's output: the RMSE of its consecutive-frame differences against
+    the clean clip's (the change the scene has is kept out of the figure)."""
+    change, truth = np.diff(out.astype(np.float64), axis=0), np.diff(clean.astype(np.float64), axis=0)
+    return float(np.sqrt(np.mean((change - truth) ** 2)))
+
+
 # ----------------------------------------------------------------------------- reports
 
 def write_text(path: Path, text: str) -> None:

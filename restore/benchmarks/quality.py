@@ -17,7 +17,9 @@ Video: pans over held-out photos and the small mp4 files that gradio ships
 (a.mp4 scaled to 480×270; muted_b.mp4 is b.mp4 without sound and is skipped),
 σ = 30: OpenCV's ``fastNlMeansDenoisingColoredMulti``, CBM3D per frame, our video
 models, and our image models per frame. PSNR per frame, averaged per clip, then
-over clips; a second table gives each clip's PSNR. A pan follows a 40-frame path,
+over clips; a second table gives each clip's PSNR. Flicker, beside PSNR: the RMSE of the
+output's consecutive-frame differences against the clean clip's (0-255; 0 when the output
+changes from frame to frame exactly as the scene does), mean over clips. A pan follows a 40-frame path,
 as the training pans do, and the clip is its first frames: the motion per frame
 does not depend on how many frames are scored.
 
@@ -54,6 +56,7 @@ from restore.benchmarks.common import (
     load_models,
     method_label,
     model_method,
+    motion_flicker,
     optional_import,
     print_notes,
     run_guarded,
@@ -81,6 +84,7 @@ class Row:
     wall_s_per_mp: float | None
     items: int
     per_item: dict[str, float] | None = None  # video: PSNR of each clip
+    flicker: float | None = None  # video: mean over clips of common.motion_flicker
 
 
 @dataclass
@@ -187,21 +191,25 @@ def timed(fn: Method, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, floa
 
 
 def evaluate_method(fn, cleans: list[np.ndarray], noisy_set: list[np.ndarray], sigma: float,
-                    score, progress) -> tuple[float, float, float, float, np.ndarray, list[float]]:
-    """Mean PSNR, mean SSIM, CPU and wall seconds per megapixel of one method, its first output
-    and the PSNR of each item.
+                    score, progress, flicker=None
+                    ) -> tuple[float, float, float, float, np.ndarray, list[float], float | None]:
+    """Mean PSNR, mean SSIM, CPU and wall seconds per megapixel of one method, its first output,
+    the PSNR of each item and, given a ``flicker(clean, out)`` figure, its mean over items.
 
     Images are (H, W, 3) and clips (T, H, W, 3): the pixels counted are all but the channel axis.
     """
-    scores, cpu, wall, pixels, first = [], 0.0, 0.0, 0, None
+    scores, flickers, cpu, wall, pixels, first = [], [], 0.0, 0.0, 0, None
     for clean, noisy in zip(cleans, noisy_set):
         out, cpu_s, wall_s = timed(fn, noisy, sigma)
         scores.append(score(clean, out))
+        if flicker is not None:
+            flickers.append(flicker(clean, out))
         cpu, wall, pixels = cpu + cpu_s, wall + wall_s, pixels + int(np.prod(clean.shape[:-1]))
         first = out if first is None else first
         progress.update(1)
     psnr, ssim = np.mean(scores, axis=0)
-    return psnr, ssim, cpu / pixels * 1e6, wall / pixels * 1e6, first, [float(item[0]) for item in scores]
+    return (psnr, ssim, cpu / pixels * 1e6, wall / pixels * 1e6, first, [float(item[0]) for item in scores],
+            float(np.mean(flickers)) if flickers else None)
 
 
 def run_images(images: list[tuple[str, np.ndarray]], sigmas: tuple[float, ...], methods: list, seed: int,
@@ -219,8 +227,8 @@ def run_images(images: list[tuple[str, np.ndarray]], sigmas: tuple[float, ...], 
             if model is not None and not accepts_sigma(model, sigma):
                 progress.update(len(images))
                 continue
-            *measured, first_out, _ = evaluate_method(fn, [c for _, c in images], noisy_set, sigma,
-                                                      image_metrics, progress)
+            *measured, first_out, _, _ = evaluate_method(fn, [c for _, c in images], noisy_set, sigma,
+                                                         image_metrics, progress)
             if sigma == example_sigma and name not in example:
                 example[name] = first_out
             rows.append(Row("image", name, ours, sigma, *measured, len(images)))
@@ -233,14 +241,16 @@ def run_videos(clips: list[tuple[str, np.ndarray]], sigma: float, methods: list,
                  for index, (_, clip) in enumerate(clips)]
     names = [name for name, _ in clips]
     scores = [clip_scores(clean, noisy) for (_, clean), noisy in zip(clips, noisy_set)]
+    noisy_flicker = float(np.mean([motion_flicker(clean, noisy) for (_, clean), noisy in zip(clips, noisy_set)]))
     rows.append(Row("video", "noisy input", False, sigma, *np.mean(scores, axis=0), None, None, len(clips),
-                    dict(zip(names, (float(item[0]) for item in scores)))))
+                    dict(zip(names, (float(item[0]) for item in scores))), noisy_flicker))
     for name, ours, fn, model in methods:
         if model is not None and not accepts_sigma(model, sigma):
             progress.update(len(clips))
             continue
-        *measured, _, per_clip = evaluate_method(fn, [c for _, c in clips], noisy_set, sigma, clip_scores, progress)
-        rows.append(Row("video", name, ours, sigma, *measured, len(clips), dict(zip(names, per_clip))))
+        *measured, _, per_clip, flicker = evaluate_method(fn, [c for _, c in clips], noisy_set, sigma, clip_scores,
+                                                          progress, flicker=motion_flicker)
+        rows.append(Row("video", name, ours, sigma, *measured, len(clips), dict(zip(names, per_clip)), flicker))
     return rows
 
 
@@ -261,8 +271,10 @@ def markdown(rows: list[Row], notes: list[str], header: str) -> str:
         methods = list(dict.fromkeys(row.method for row in part_rows))
         lines += [f"**{'Images' if part == 'image' else 'Video'}** ({part_rows[0].items} "
                   f"{'images' if part == 'image' else 'clips'}; PSNR dB / SSIM)", ""]
-        lines.append("| method | " + " | ".join(f"σ={s:g}" for s in sigmas) + " | CPU s/MP | wall s/MP |")
-        lines.append("|---|" + "---:|" * (len(sigmas) + 2))
+        flickers = part == "video"  # one σ: its flicker beside its PSNR
+        lines.append("| method | " + " | ".join(f"σ={s:g}" for s in sigmas) + " | flicker" * flickers
+                     + " | CPU s/MP | wall s/MP |")
+        lines.append("|---|" + "---:|" * (len(sigmas) + 2 + flickers))
         for method in methods:
             by_sigma = {row.sigma: row for row in part_rows if row.method == method}
             cells = [f"{by_sigma[s].psnr:.2f} / {by_sigma[s].ssim:.3f}" if s in by_sigma else "–" for s in sigmas]
@@ -270,6 +282,9 @@ def markdown(rows: list[Row], notes: list[str], header: str) -> str:
             cpu = np.mean([row.cpu_s_per_mp for row in timed_rows]) if timed_rows else None
             wall = np.mean([row.wall_s_per_mp for row in timed_rows]) if timed_rows else None
             name = f"**{method}** (ours)" if by_sigma[next(iter(by_sigma))].ours else method
+            if flickers:
+                values = [row.flicker for row in by_sigma.values() if row.flicker is not None]
+                cells.append(f"{np.mean(values):.2f}" if values else "–")
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt_time(cpu)} | {_fmt_time(wall)} |")
         lines.append("")
     lines += per_clip_table([row for row in rows if row.part == "video" and row.per_item])

@@ -10,6 +10,11 @@ the image model run on one frame (what it must beat) and the image model run on
 the T-frame mean at σ/√T (what averaging alone buys; a video model that uses its
 frames should come near it). The pans of ``restore.benchmarks.quality`` mix this
 with motion; this separates the two. Noise is seeded and quantised to uint8.
+
+Flicker, beside PSNR: the scene does not change, so any change of the output over time is
+flicker; the table gives the mean over pixels of each output's standard deviation over time
+(0-255 scale), for the video models, the image models and CBM3D (with ``bm3d`` installed) run
+frame by frame, and the noisy frames themselves.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import sys
 
 import numpy as np
 
+from restore.benchmarks.classical import cbm3d, check_available, per_frame
 from restore.benchmarks.common import (
     VIDEO_PAN_PHOTOS,
     BenchmarkError,
@@ -34,9 +40,11 @@ from restore.benchmarks.common import (
     print_notes,
     print_report,
     run_guarded,
+    still_flicker,
     still_shot,
 )
 from restore.data.photos import EVAL_PHOTOS, load_rgb
+from restore.errors import MissingDependency
 
 
 def frame_mean(noisy: np.ndarray) -> np.ndarray:
@@ -44,32 +52,41 @@ def frame_mean(noisy: np.ndarray) -> np.ndarray:
 
 
 def measure(photo: str, clean: np.ndarray, frames: int, sigma: float, seed: int, video_models: list,
-            image_models: list) -> dict[str, float]:
-    """PSNR of every method on one still shot of ``clean``; keys are the table's rows."""
+            image_models: list, cbm3d_per_frame: bool = False) -> dict[str, tuple[float, float | None]]:
+    """(PSNR, flicker) of every method on one still shot of ``clean``; keys are the table's rows.
+    A method that gives one image (the mean, the image model on it) has no flicker: None."""
     noisy = still_shot(clean, frames, sigma, [seed, int(sigma * 100), EVAL_PHOTOS.index(photo)])
     mean = frame_mean(noisy)
     truth = np.broadcast_to(clean, noisy.shape)  # the clean clip: the same photo in every frame
-    scores = {"one noisy frame": clip_scores(truth, noisy)[0],
-              f"mean of {frames} frames": image_metrics(clean, mean)[0]}
+
+    def clip_row(out: np.ndarray) -> tuple[float, float]:
+        return float(clip_scores(truth, out)[0]), still_flicker(out)
+
+    scores = {"one noisy frame": clip_row(noisy), f"mean of {frames} frames": (image_metrics(clean, mean)[0], None)}
     for model in video_models:
-        scores[f"**{model.name}** on the {frames} frames"] = clip_scores(truth, model_method(model)(noisy, sigma))[0]
+        scores[f"**{model.name}** on the {frames} frames"] = clip_row(model_method(model)(noisy, sigma))
     for model in image_models:
-        per_frame = model_method(model, per_frames=True)(noisy, sigma)
-        scores[f"**{model.name}** on one frame"] = clip_scores(truth, per_frame)[0]
-        scores[f"**{model.name}** on the mean, at σ/√{frames}"] = image_metrics(
-            clean, model(mean, sigma / frames ** 0.5))[0]
-    return {row: float(value) for row, value in scores.items()}
+        scores[f"**{model.name}** on one frame"] = clip_row(model_method(model, per_frames=True)(noisy, sigma))
+        scores[f"**{model.name}** on the mean, at σ/√{frames}"] = (
+            image_metrics(clean, model(mean, sigma / frames ** 0.5))[0], None)
+    if cbm3d_per_frame:
+        scores["CBM3D on one frame"] = clip_row(per_frame(cbm3d)(noisy, sigma))
+    return {row: (float(psnr), flicker) for row, (psnr, flicker) in scores.items()}
 
 
-def markdown(table: dict[str, dict[str, float]], frames: int, sigma: float, size: tuple[int, int]) -> str:
+def markdown(table: dict[str, dict[str, tuple[float, float | None]]], frames: int, sigma: float,
+             size: tuple[int, int]) -> str:
     photos = list(table)
     rows = list(table[photos[0]])
     lines = [f"Still shots: {frames} frames of one held-out photo ({size[1]}×{size[0]} centre crop), fresh "
-             f"Gaussian noise in each, σ {sigma:g}, quantised to uint8; PSNR dB, mean over frames.", "",
-             "| method | " + " | ".join(photos) + " | mean |", "|---|" + "---:|" * (len(photos) + 1)]
+             f"Gaussian noise in each, σ {sigma:g}, quantised to uint8; PSNR dB, mean over frames; flicker: the "
+             "mean over pixels of the output's standard deviation over time (0-255, 0 is steady), mean over photos.",
+             "", "| method | " + " | ".join(photos) + " | mean | flicker |", "|---|" + "---:|" * (len(photos) + 2)]
     for row in rows:
-        values = [table[photo][row] for photo in photos]
-        lines.append(f"| {row} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+        values = [table[photo][row][0] for photo in photos]
+        flickers = [table[photo][row][1] for photo in photos]
+        flicker = "–" if None in flickers else f"{np.mean(flickers):.2f}"
+        lines.append(f"| {row} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} | {flicker} |")
     return "\n".join(lines) + "\n"
 
 
@@ -112,10 +129,16 @@ def run(args: argparse.Namespace) -> int:
         if not video_models:
             raise BenchmarkError(f"no Gaussian video model for σ {args.sigma:g} to measure: "
                                  "register one or pass --model")
+        try:
+            check_available("CBM3D per frame")
+            with_cbm3d = True
+        except MissingDependency as missing:
+            notes.append(str(missing))
+            with_cbm3d = False
     print_notes(notes)
     from tqdm import tqdm
 
-    table = {name: measure(name, clean, args.frames, args.sigma, args.seed, video_models, image_models)
+    table = {name: measure(name, clean, args.frames, args.sigma, args.seed, video_models, image_models, with_cbm3d)
              for name, clean in tqdm(photos.items(), desc="still shots", unit="photo")}
     report = markdown(table, args.frames, args.sigma, size)
     return print_report(report, args.out)

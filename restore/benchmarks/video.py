@@ -50,11 +50,13 @@ def flops_table(frames: int = 7, size: int = 256, **config: Any) -> dict[str, fl
 
 
 def published_config() -> dict | None:
-    """The layout of the published video model (its card's config), if it is registered."""
+    """The layout of the published video model (its card's config), if it is registered; a
+    cascade's video stage, which takes the image stage's output too, is not timed here."""
     from restore.api import default_weights_dir
     from restore.io.weights_card import list_cards
 
-    cards = [card for card in list_cards(default_weights_dir()) if card.arch == "UniformerVideoSkipAt"]
+    cards = [card for card in list_cards(default_weights_dir())
+             if card.arch == "UniformerVideoSkipAt" and not card.is_cascade]
     return dict(cards[0].config) if cards else None
 
 

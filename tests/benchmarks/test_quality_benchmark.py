@@ -50,6 +50,7 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     assert methods(videos) == ["noisy input", "**tiny_video** (ours)", "**tiny_image per frame** (ours)",
                               "OpenCV NLM multi-frame"]
     assert list(images[0]) == ["method", "σ=15", "σ=30", "CPU s/MP", "wall s/MP"]
+    assert list(videos[0]) == ["method", "σ=30", "flicker", "CPU s/MP", "wall s/MP"]
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert {(r["part"], r["sigma"]) for r in rows} == {("image", 15.0), ("image", 30.0), ("video", 30.0)}
     by = {(r["part"], r["method"], r["sigma"]): r for r in rows}
@@ -60,6 +61,12 @@ def test_quick_run_with_models_writes_tables_and_plots(weights_dir, tmp_path, ca
     assert list(by[("video", "tiny_video", 30.0)]["per_item"]) == clips
     video = by[("video", "OpenCV NLM multi-frame", 30.0)]
     assert np.mean(list(video["per_item"].values())) == pytest.approx(video["psnr"])
+    # flicker of the moving clips: fresh noise in every frame flickers by about σ√2, denoising calms it
+    assert 30 < by[("video", "noisy input", 30.0)]["flicker"] < 30 * 2 ** 0.5 + 1
+    assert video["flicker"] < by[("video", "noisy input", 30.0)]["flicker"] / 2
+    assert {row["method"]: float(row["flicker"]) for row in videos}["OpenCV NLM multi-frame"] == pytest.approx(
+        video["flicker"], abs=0.006)
+    assert all(r["flicker"] is None for r in rows if r["part"] == "image")
     assert list(per_clip[0]) == ["method", *clips] and methods(per_clip) == methods(videos)
     for row in per_clip:  # the table's cells are the JSON's numbers
         name = row["method"].removeprefix("**").removesuffix("** (ours)")
