@@ -189,7 +189,7 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                 return None, None, None, message
         return path, None, None, ""
 
-    def run_image(path, model, sigma, auto, add_noise, with_baseline, progress=gr.Progress()):
+    def run_image(path, model, sigma, auto, add_noise, with_baseline, best=False, progress=gr.Progress()):
         if not path:
             raise gr.Error("Upload an image or pick an example first.")
         if not model:
@@ -198,14 +198,17 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
             card, out_dir = catalog.card(model), results.new()
             chosen = "auto" if auto else sigma
             run = denoise_image_file(catalog, path, model, chosen, add_noise, out_dir, limits,
-                                     progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
-            lines = [f"Denoised in {run.seconds:.2f} s with **{run.model}**. "
+                                     progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma,
+                                     ensemble=bool(best))
+            lines = [f"Denoised in {run.seconds:.2f} s with **{run.model}**"
+                     + (", averaging 8 flipped and turned copies" if best else "") + ". "
                      + noise_words(card, run.sigma, auto, sigma if add_noise else None, "image")]
             baseline_view = hidden
             baseline = catalog.baseline_of(model) if with_baseline else None
             if baseline:
                 base = denoise_image_file(catalog, path, baseline, chosen, add_noise, out_dir, limits,
-                                          progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma)
+                                          progress=lambda f, text: progress(f, desc=text), noise_sigma=sigma,
+                                          ensemble=bool(best))
                 lines.append(f"The baseline **{base.model}** took {base.seconds:.2f} s: **{run.model}** was "
                              f"{base.seconds / run.seconds:.2f}× as fast on this image, with "
                              f"{100 * (1 - run.gmacs / base.gmacs):.1f}% less arithmetic.")
@@ -263,6 +266,8 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                     image_sigma = gr.Slider(0, 50, value=25, step=1, label=SIGMA_LABEL,
                                             elem_id="image-sigma")
                     image_baseline = gr.Checkbox(False, label="Also run the baseline Uformer to compare speed")
+                    image_best = gr.Checkbox(False, label="Best quality: average 8 flipped and turned copies "
+                                             "(8× slower)", elem_id="image-best")
                     image_run = gr.Button("Denoise image", variant="primary", elem_id="image-run")
                 with gr.Column():
                     image_out = gr.ImageSlider(label="Before / after", type="numpy", format="png",
@@ -285,7 +290,7 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
             # Stale results go first, so an error never sits under the last image's result.
             image_run.click(lambda: (None, "", None, hidden), None, image_results, queue=False,
                             api_visibility="private").then(
-                run_image, [image_in, image_model, image_sigma, image_auto, image_add, image_baseline],
+                run_image, [image_in, image_model, image_sigma, image_auto, image_add, image_baseline, image_best],
                 image_results, api_name="denoise_image")
 
         with gr.Tab("Video"):

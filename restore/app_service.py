@@ -185,10 +185,11 @@ def load_image_upload(path: str | Path, limits: Limits):
 
 def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigma: float | str | None,
                        add_noise: bool, out_dir: Path, limits: Limits,
-                       progress: ProgressFn | None = None, noise_sigma: float | None = None) -> ImageRun:
+                       progress: ProgressFn | None = None, noise_sigma: float | None = None,
+                       ensemble: bool = False) -> ImageRun:
     """Read an uploaded image, optionally add ``noise_sigma`` noise, denoise it with ``sigma``
     (a number, or "auto" to estimate it; models without a noise-map input find the noise
-    themselves and get none), write the download file."""
+    themselves and get none), write the download file. ``ensemble``: the 8-way self-ensemble."""
     card = catalog.card(model)
     if card.kind != "image":
         raise RestoreError(f"{model} is a video model; pick an image model")
@@ -207,7 +208,7 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
 
     started = time.perf_counter()
     value = denoiser.choose_sigma(pixels, sigma)[0] if card.noise_map_input else None
-    result = denoiser(pixels, sigma=value, progress=on_tile)
+    result = denoiser(pixels, sigma=value, progress=on_tile, ensemble=ensemble)
     seconds = time.perf_counter() - started
     suffix = Path(path).suffix.lower() if loaded.format in ("png", "tiff", "webp") else ".png"
     download = out_dir / f"{Path(path).stem}_{model}{suffix}"

@@ -73,6 +73,17 @@ def test_image_endpoint_runs_skipat_and_the_baseline(client):
     assert baseline["visible"] is True
 
 
+def test_best_quality_runs_the_eight_way_ensemble(client):
+    from gradio_client import handle_file
+
+    args = (handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, False, False, False)
+    _, plain_stats, plain, _ = client.predict(*args, api_name="/denoise_image")
+    _, stats, best, _ = client.predict(*args, True, api_name="/denoise_image")
+    assert "averaging 8 flipped and turned copies" in stats and "averaging" not in plain_stats
+    assert read_image(best).pixels.shape == read_image(plain).pixels.shape
+    assert not np.array_equal(read_image(best).pixels, read_image(plain).pixels)
+
+
 def test_gray_16_bit_upload_comes_back_gray_16_bit(client, tmp_path):
     from gradio_client import handle_file
 
