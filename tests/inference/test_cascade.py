@@ -111,3 +111,15 @@ def test_save_weights_publishes_a_cascade_with_its_image_stage(cascade, tmp_path
     clip = noisy_clip(7)
     published = Denoiser.from_pretrained(card.path, device="cpu").denoise_video(clip, sigma=30)
     assert np.abs(published.astype(int) - den.denoise_video(clip, sigma=30).astype(int)).max() <= 2
+
+
+def test_the_app_runs_a_cascade_like_any_video_model(cascade, tmp_path, make_clip):
+    from restore.app_service import Limits, ModelCatalog, denoise_video_file
+
+    image, video = cascade
+    catalog = ModelCatalog(image.path.parent, video_tile=32, video_tile_overlap=8)
+    assert video.name in catalog.names("video") and catalog.gmacs(video.name) > 0
+    clip = make_clip(tmp_path / "clip.mp4", frames=9)
+    (tmp_path / "out").mkdir()
+    run = denoise_video_file(catalog, clip, video.name, 30, False, tmp_path / "out", Limits())
+    assert run.frames == 9 and run.video.is_file() and run.preview.is_file()
