@@ -203,6 +203,8 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
             lines = [f"Denoised in {run.seconds:.2f} s with **{run.model}**"
                      + (", averaging 8 flipped and turned copies" if best else "") + ". "
                      + noise_words(card, run.sigma, auto, sigma if add_noise else None, "image")]
+            if run.note:
+                lines.append(run.note[0].upper() + run.note[1:])
             baseline_view = hidden
             baseline = catalog.baseline_of(model) if with_baseline else None
             if baseline:

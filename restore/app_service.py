@@ -58,6 +58,7 @@ class ImageRun:
     gmacs: float
     model: str
     sigma: float | None  # the σ the network was told; None for a model that finds the noise itself
+    note: str | None = None  # a line about an input this model is not made for (a JPEG for a Gaussian model)
 
 
 @dataclass
@@ -214,7 +215,8 @@ def denoise_image_file(catalog: ModelCatalog, path: str | Path, model: str, sigm
     download = out_dir / f"{Path(path).stem}_{model}{suffix}"
     write_image(download, result, loaded.metadata)
     return ImageRun(noisy=display_copy(pixels), denoised=display_copy(result), download=download,
-                    seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma=value)
+                    seconds=seconds, gmacs=catalog.gmacs(model), model=model, sigma=value,
+                    note=None if add_noise else denoiser.input_note(loaded.format))
 
 
 def video_frames(path: Path, sigma_noise: float | None, shown: deque, pts: deque,

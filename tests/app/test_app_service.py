@@ -22,3 +22,22 @@ def test_a_new_result_folder_removes_all_but_the_latest_finished_ones(tmp_path):
         made.append(results.new())
         os.utime(made[-1], (time.time() + index, time.time() + index))  # distinct, increasing times
     assert sorted(tmp_path.joinpath("results").iterdir()) == sorted(made[-3:])
+
+
+def test_a_jpeg_for_a_gaussian_model_gets_the_note_and_a_png_none(tmp_path, publish_local):
+    import cv2
+    from skimage import data
+
+    from restore.api import JPEG_NOTE
+    from restore.app_service import Limits, ModelCatalog, denoise_image_file
+
+    publish_local(tmp_path / "weights")
+    catalog = ModelCatalog(tmp_path / "weights")
+    photo = data.astronaut()[:64, :64, ::-1]
+    cv2.imwrite(str(tmp_path / "photo.jpg"), photo)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    jpeg = denoise_image_file(catalog, tmp_path / "photo.jpg", "tiny_local_gauss", "auto", False, out, Limits())
+    png = denoise_image_file(catalog, tmp_path / "photo.png", "tiny_local_gauss", "auto", False, out, Limits())
+    assert jpeg.note == JPEG_NOTE and png.note is None
