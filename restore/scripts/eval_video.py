@@ -30,6 +30,7 @@ from restore.inference.defaults import (
     DEFAULT_VIDEO_TILE_OVERLAP,
     DEVICES,
 )
+from restore.noise.gaussian import add_gaussian_noise
 
 
 def psnr_uint8(restored: np.ndarray, clean: np.ndarray) -> float:
