@@ -123,3 +123,30 @@ def test_the_app_runs_a_cascade_like_any_video_model(cascade, tmp_path, make_cli
     (tmp_path / "out").mkdir()
     run = denoise_video_file(catalog, clip, video.name, 30, False, tmp_path / "out", Limits())
     assert run.frames == 9 and run.video.is_file() and run.preview.is_file()
+
+
+def test_the_stream_runs_the_image_stage_once_per_frame_with_bounded_memory():
+    """Through denoise_frames itself: 100 frames, small tiles, overlapping clips; each frame's image
+    stage runs once, shortly before it is needed, and the video stage sees (noisy, staged) frames."""
+    from restore.inference.video_stream import denoise_frames
+
+    calls, read = [], [0]
+
+    def image_stage(frame: torch.Tensor) -> torch.Tensor:
+        calls.append(frame.shape)
+        return 1 - frame
+
+    def video_stage(clip: torch.Tensor) -> torch.Tensor:
+        assert clip.shape[1:3] == (7, 6)
+        return clip[:, :, 3:]
+
+    def stream():
+        for index in range(100):
+            read[0] += 1
+            yield np.full((20, 30, 3), index, np.uint8)
+
+    for index, frame in enumerate(denoise_frames(video_stage, stream(), tile=8, tile_overlap=2,
+                                                 image_stage=image_stage)):
+        assert len(calls) - index <= 2 * 7 + 1 and len(calls) == read[0]
+        assert (frame == 255 - index).all()
+    assert calls == [(3, 20, 30)] * 100
