@@ -51,8 +51,10 @@ class _FrameSource:
     """Reads frames on demand, checks they agree, and remembers only what is still needed;
     with an ``image_stage`` also that stage's output for each frame, computed once on reading."""
 
-    def __init__(self, frames: Iterable[np.ndarray], image_stage: FrameFn | None = None) -> None:
+    def __init__(self, frames: Iterable[np.ndarray], image_stage: FrameFn | None = None,
+                 unclipped: bool = False) -> None:
         self.iterator = iter(frames)
+        self.top = np.inf if unclipped else 1.0  # float frames beyond [0, 1] only when asked for
         self.image_stage = image_stage
         self.frames: dict[int, np.ndarray] = {}
         self.staged: dict[int, Tensor] = {}
@@ -71,7 +73,7 @@ class _FrameSource:
                     or image.ndim != 3 or image.shape[2] != 3):
                 raise ValueError(f"frame {self.count} must be an (H, W, 3) uint8 (or float32 in [0, 1]) RGB array")
             if image.dtype == np.float32:
-                check_values(image, 1.0, f"frame {self.count}")
+                check_values(image, self.top, f"frame {self.count}")
             if self.shape is None:
                 self.shape = image.shape
             elif image.shape != self.shape:
@@ -105,6 +107,7 @@ def denoise_frames(
     tile_batch: int = 1,
     workers: int = 1,
     image_stage: FrameFn | None = None,
+    unclipped: bool = False,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of ``(H, W, 3)`` uint8 RGB frames; yield as many uint8 frames, in order.
 
@@ -119,13 +122,15 @@ def denoise_frames(
         workers: patch batches run at once, each on one CPU thread (see ``tiled_apply``).
         image_stage: a cascade's image model on one whole frame (``Denoiser.image_stage_fn``),
             run once per frame; ``model`` then gets (noisy, image output) clips.
+        unclipped: accept float32 frames outside [0, 1] (still finite): the evaluation protocol
+            of FastDVDnet and VRT feeds noisy frames before clipping.
     """
     if clip_len < 1 or not 0 <= clip_overlap < clip_len:
         raise ValueError(f"need clip_len >= 1 and 0 <= clip_overlap < clip_len, got {clip_len}, {clip_overlap}")
     if tile < 1 or not 0 <= tile_overlap < tile:
         raise ValueError(f"need tile >= 1 and 0 <= tile_overlap < tile, got {tile}, {tile_overlap}")
     stride = clip_len - clip_overlap
-    source = _FrameSource(frames, image_stage)
+    source = _FrameSource(frames, image_stage, unclipped)
     sums: dict[int, Tensor] = {}
     weights: dict[int, float] = {}
     emitted = 0

@@ -58,7 +58,7 @@ def evaluate_sequence(model_for_sigma: Callable[[float], Callable], frames: Iter
     scores = []
     image_stage = None if image_stage_for_sigma is None else image_stage_for_sigma(sigma)
     for index, restored in enumerate(denoise_frames(model_for_sigma(sigma), noisy_frames(frames, sigma, rng, clean),
-                                                    image_stage=image_stage, **tiling)):
+                                                    image_stage=image_stage, unclipped=True, **tiling)):
         scores.append(psnr_uint8(restored, clean[index]))
         clean[index] = None  # type: ignore[call-overload]  (scored: free it)
     return scores
