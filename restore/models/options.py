@@ -23,6 +23,13 @@ from restore.errors import OptionsError
 from restore.io.input_files import read_limited
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_root() -> Path:
+    """Where runs live and relative paths start: the checkout (beside ``pyproject.toml``) when the
+    code runs from one, else the current folder (an installed package lives in site-packages)."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
 MAX_OPTION_BYTES = 1 << 20  # the largest option file in options/ is under 10 kB
 
 TRAIN_KEYS = {"name": None, "model_type": None, "num_gpu": None, "network_g": None, "path": None,
@@ -64,7 +71,7 @@ def check_dataroots(opt: dict) -> None:
         for label, key, value in entries:
             if key.startswith("dataroot") and isinstance(value, str):
                 path = Path(value).expanduser()
-                path = path if path.is_absolute() else REPO_ROOT / path
+                path = path if path.is_absolute() else run_root() / path
                 if not path.exists():
                     raise OptionsError(f"{label} of dataset '{phase}' not found: {path}")
 
@@ -166,7 +173,7 @@ def cascade_image_card(opt: dict):
     if spec is None:
         return None
     path = Path(str(spec)).expanduser()
-    path = path if path.is_absolute() else REPO_ROOT / path
+    path = path if path.is_absolute() else run_root() / path
     try:
         card = read_card(path)
     except WeightsError as error:
@@ -202,8 +209,8 @@ def run_folders(opt: dict, is_train: bool) -> list[Path]:
     """The folders BasicSR creates for this run (it archives existing ones, never reuses them)."""
     name = str(opt["name"])
     if is_train:
-        return [REPO_ROOT / "experiments" / name, REPO_ROOT / "tb_logger" / name]
-    return [REPO_ROOT / "results" / name]
+        return [run_root() / "experiments" / name, run_root() / "tb_logger" / name]
+    return [run_root() / "results" / name]
 
 
 def remove_folders(folders: list[Path]) -> None:
@@ -228,7 +235,7 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
     known, rest = parser.parse_known_args()
     if known.opt is None and {"-h", "--help"} & set(sys.argv[1:]):
         import restore.models  # noqa: F401
-        pipeline(str(REPO_ROOT))  # BasicSR's argument parser prints the usage and exits
+        pipeline(str(run_root()))  # BasicSR's argument parser prints the usage and exits
         return 0
 
     def main() -> int:
@@ -247,7 +254,7 @@ def run_entry(pipeline: Callable[[str], object], is_train: bool) -> int:
         made = [folder for folder in run_folders(opt, is_train) if not folder.exists()]
         try:
             with basicsr_command_line(opt, known.opt, known.force_yml, rest):
-                pipeline(str(REPO_ROOT))
+                pipeline(str(run_root()))
         except (FileNotFoundError, KeyError) as error:  # BasicSR's own option and file checks
             remove_folders(made)
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
