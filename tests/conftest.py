@@ -50,6 +50,22 @@ TINY_VIDEO = dict(embed_dim=4, enc_depths=[1, 1, 1, 1], dec_depths=[1, 1, 1, 1],
 
 
 @pytest.fixture(scope="session")
+def covered_once() -> Callable:
+    """``covered_once(height, width, tile, overlap)``: the (H, W) mask of the pixels that exactly one
+    tile of that layout covers, where a tiled network's output must equal the whole-image one."""
+    def covered_once(height: int, width: int, tile: int, overlap: int) -> torch.Tensor:
+        from restore.inference.tiling import tile_starts
+
+        def once(length: int) -> torch.Tensor:
+            count = torch.zeros(length, dtype=torch.int64)
+            for start in tile_starts(length, tile, overlap):
+                count[start:start + tile] += 1
+            return count == 1
+        return once(height)[:, None] & once(width)[None, :]
+    return covered_once
+
+
+@pytest.fixture(scope="session")
 def local_radius() -> int:
     """How far one output pixel of ``publish_local``'s network sees."""
     return LOCAL_RADIUS

@@ -86,9 +86,7 @@ def test_shape_and_dtype_come_back_and_alpha_is_kept(weights_dir, shape_dtype):
         assert np.array_equal(out[..., 3], image[..., 3])
 
 
-def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir, local_radius):
-    from restore.inference.tiling import tile_starts
-
+def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir, local_radius, covered_once):
     tile, overlap = 48, 2 * local_radius + 2
     whole = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=None)
     tiled = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu",
@@ -96,13 +94,7 @@ def test_tiled_equals_untiled_on_the_overlap_free_interior(weights_dir, local_ra
     x = torch.from_numpy(data.astronaut()[:150, :130].astype(np.float32) / 255).permute(2, 0, 1)[None]
     expected, got = whole.denoise_tensor(x), tiled.denoise_tensor(x)
 
-    def covered_once(length: int) -> torch.Tensor:
-        count = torch.zeros(length, dtype=torch.int64)
-        for start in tile_starts(length, tile, overlap):
-            count[start:start + tile] += 1
-        return count == 1
-
-    interior = covered_once(150)[:, None] & covered_once(130)[None, :]
+    interior = covered_once(150, 130, tile, overlap)
     assert interior.float().mean() > 0.3
     # A pixel seen by one tile only is farther than the receptive radius from that tile's edge.
     torch.testing.assert_close(got[..., interior], expected[..., interior], atol=1e-6, rtol=0)

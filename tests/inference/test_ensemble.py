@@ -45,9 +45,7 @@ def test_the_ensemble_keeps_shape_and_dtype(weights_dir, image):
     assert out.shape == image.shape and out.dtype == image.dtype
 
 
-def test_the_ensemble_works_tile_by_tile(weights_dir, local_radius):
-    from restore.inference.tiling import tile_starts
-
+def test_the_ensemble_works_tile_by_tile(weights_dir, local_radius, covered_once):
     tile, overlap = 48, 2 * local_radius + 2
     whole = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=None)
     tiled = Denoiser.from_pretrained("tiny_local_gauss", weights_dir=weights_dir, device="cpu", tile=tile,
@@ -57,13 +55,7 @@ def test_the_ensemble_works_tile_by_tile(weights_dir, local_radius):
     got = tiled.denoise_tensor(x, ensemble=True, progress=lambda done, total: calls.append((done, total)))
     expected = whole.denoise_tensor(x, ensemble=True)
 
-    def covered_once(length: int) -> torch.Tensor:
-        count = torch.zeros(length, dtype=torch.int64)
-        for start in tile_starts(length, tile, overlap):
-            count[start:start + tile] += 1
-        return count == 1
-
-    interior = covered_once(110)[:, None] & covered_once(100)[None, :]
+    interior = covered_once(110, 100, tile, overlap)
     assert interior.float().mean() > 0.3
     torch.testing.assert_close(got[..., interior], expected[..., interior], atol=1e-6, rtol=0)
     assert (got - expected).abs().max() < 0.02
