@@ -205,15 +205,20 @@ class CameraNoiseModel(NoiseModel):
         return "camera noise (shot and read noise through a camera pipeline, JPEG)"
 
     def add_noise(self, pixels: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-        """Camera noise on uint8/uint16 RGB(A) pixels (σ unused: the ranges are the training ones)."""
+        """Camera noise on uint8/uint16 gray, gray+alpha, RGB or RGBA pixels (σ unused: the ranges
+        are the training ones); gray goes through the pipeline as three equal channels, and an
+        alpha channel (the last of 2 or 4) is left clean."""
         top = 65535 if pixels.dtype == np.uint16 else 255
-        colour = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
-        height, width = colour.shape[:2]
-        padded = np.pad(colour, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        alpha = pixels[..., -1:] if pixels.ndim == 3 and pixels.shape[2] in (2, 4) else None
+        colour = pixels[..., :-1] if alpha is not None else pixels
+        gray = colour.ndim == 2 or colour.shape[2] == 1
+        rgb = np.repeat(colour.reshape(*colour.shape[:2], 1), 3, axis=2) if gray else colour
+        height, width = rgb.shape[:2]
+        padded = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         noisy = CameraNoise().pair(padded.astype(np.float32) / top, rng)[1][:height, :width]
-        if pixels.ndim == 2:
-            noisy = noisy.mean(axis=2)
+        if gray:
+            noisy = noisy.mean(axis=2).reshape(colour.shape)
         out = np.clip(np.rint(noisy * top), 0, top).astype(pixels.dtype)
-        if pixels.ndim == 3 and pixels.shape[2] == 4:
-            out = np.concatenate([out, pixels[..., 3:]], axis=2)
+        if alpha is not None:
+            out = np.concatenate([out.reshape(*out.shape[:2], -1), alpha], axis=2)
         return out

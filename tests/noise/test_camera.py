@@ -143,3 +143,7 @@ def test_the_registry_knows_camera_noise_and_its_card():
     assert np.abs(noisy[..., :3].astype(int) - rgba[..., :3]).mean() > 1
     gray = model.add_noise(data.camera()[:20, :20], 0, np.random.default_rng(0))
     assert gray.shape == (20, 20)
+    gray_alpha = np.dstack([data.camera()[:21, :20], np.full((21, 20), 7, np.uint8)])
+    noisy = model.add_noise(gray_alpha, 0, np.random.default_rng(0))
+    assert noisy.shape == gray_alpha.shape and (noisy[..., 1] == 7).all()
+    assert np.abs(noisy[..., 0].astype(int) - gray_alpha[..., 0]).mean() > 1
