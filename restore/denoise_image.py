@@ -119,15 +119,14 @@ def run(args: argparse.Namespace) -> int:
             if note and note not in noted:  # once a run, not once a file
                 noted.add(note)
                 tqdm.write(f"note: {note}", file=sys.stderr)
-            tiles_bar = tqdm(desc=job.source.name, unit="tile", disable=True if len(jobs) > 1 else None,
-                             file=sys.stderr)
+            with tqdm(desc=job.source.name, unit="tile", disable=True if len(jobs) > 1 else None,
+                      file=sys.stderr) as tiles_bar:  # closed on a refusal too
 
-            def on_tile(done: int, total: int, bar: tqdm = tiles_bar) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+                def on_tile(done: int, total: int, bar: tqdm = tiles_bar) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
 
-            result = denoiser(loaded.pixels, sigma=sigma, progress=on_tile, ensemble=args.ensemble)
-            tiles_bar.close()
+                result = denoiser(loaded.pixels, sigma=sigma, progress=on_tile, ensemble=args.ensemble)
             write_image(job.target, result, loaded.metadata)
         except RestoreError as error:  # this image only: the others are still processed
             failed.append(job.source)
