@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "restore"
-LOWER = ("archs", "data", "models", "inference", "io")
+LOWER = ("archs", "noise", "data", "models", "inference", "io")
 HIGHER = ("restore.scripts", "restore.benchmarks", "restore.api", "restore.app_service", "restore.demo",
           "restore.train", "restore.test", "restore.denoise_image", "restore.denoise_video",
           "restore.save_weights", "restore.export", "restore.app", "app")
@@ -53,6 +53,13 @@ def test_archs_import_nothing_of_ours_but_archs_errors_and_the_registry():
     for path in sorted((PACKAGE / "archs").rglob("*.py")):
         ours = {name for name in imported_modules(path) if name.startswith("restore")}
         assert all(name.startswith(("restore.archs", "restore.errors", "restore.registry")) for name in ours), (
+            path, ours)
+
+
+def test_noise_imports_nothing_of_ours_but_noise_errors_and_the_registry():
+    for path in sorted((PACKAGE / "noise").rglob("*.py")):
+        ours = {name for name in imported_modules(path) if name.startswith("restore")}
+        assert all(name.startswith(("restore.noise", "restore.errors", "restore.registry")) for name in ours), (
             path, ours)
 
 
