@@ -80,21 +80,32 @@ def test_bad_roots_are_clear_errors(tmp_path: Path) -> None:
         VideoClipDataset({"dataroot": str(tmp_path), "phase": "train"})
 
 
+def smoke_options(prefix: str, iterations: int) -> dict:
+    """The video smoke recipe under a fresh run name, for ``iterations`` iterations, validated and
+    saved at the last."""
+    options = yaml.safe_load((REPO / "options" / "smoke" / "video_uniformer_skipat.yml").read_text())
+    options["name"] = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = iterations
+    options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = iterations
+    return options
+
+
+def train(options: dict, path: Path) -> subprocess.CompletedProcess:
+    """``options`` written to ``path`` and trained through restore/train.py, from ``path``'s folder."""
+    path.write_text(yaml.safe_dump(options))
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
+                          cwd=path.parent, env=env, capture_output=True, text=True, timeout=240)
+
+
 def test_smoke_training_run_on_cpu(tmp_path: Path) -> None:
     """A few iterations of the smoke config through restore/train.py; loss logged, checkpoint saved."""
-    name = f"test_video_smoke_{uuid.uuid4().hex[:8]}"
-    options = yaml.safe_load((REPO / "options" / "smoke" / "video_uniformer_skipat.yml").read_text())
-    options["name"] = name
-    options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = 4
-    options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = 4
+    options = smoke_options("test_video_smoke", 4)
     options["logger"]["print_freq"] = 2
-    path = tmp_path / "smoke.yml"
-    path.write_text(yaml.safe_dump(options))
+    name = options["name"]
     experiment = REPO / "experiments" / name
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
     try:
-        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        done = train(options, tmp_path / "smoke.yml")
         assert done.returncode == 0, done.stderr[-3000:]
         log = "\n".join(p.read_text() for p in experiment.glob("train_*.log"))
         assert "l_pix" in log and "# psnr" in log
@@ -111,22 +122,15 @@ def test_a_cascade_trains_its_video_stage_on_a_frozen_image_model(tmp_path: Path
     frozen, and run on every frame; only the video stage (6-channel input) is saved."""
     image = publish(tmp_path / "weights", "tiny_image", "UformerSkipAt", tiny_uformer)
     before = image.weights_path.read_bytes()
-    name = f"test_video_cascade_{uuid.uuid4().hex[:8]}"
-    options = yaml.safe_load((REPO / "options" / "smoke" / "video_uniformer_skipat.yml").read_text())
-    options["name"] = name
+    options = smoke_options("test_video_cascade", 2)
     options["network_g"]["cascade"] = True
     options["image_stage"] = str(image.path)
-    options["train"]["total_iter"] = options["train"]["scheduler"]["total_iter"] = 2
     options["train"]["scheduler"]["warmup_iter"] = 1
-    options["val"]["val_freq"] = options["logger"]["save_checkpoint_freq"] = 2
     options["logger"]["print_freq"] = 1
-    path = tmp_path / "cascade.yml"
-    path.write_text(yaml.safe_dump(options))
+    name = options["name"]
     experiment = REPO / "experiments" / name
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
     try:
-        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        done = train(options, tmp_path / "cascade.yml")
         assert done.returncode == 0, done.stderr[-3000:]
         log = "\n".join(p.read_text() for p in experiment.glob("train_*.log"))
         assert f"Cascade on the frozen image model tiny_image (sha256 {image.sha256})" in log and "# psnr" in log
@@ -135,9 +139,7 @@ def test_a_cascade_trains_its_video_stage_on_a_frozen_image_model(tmp_path: Path
         assert state["output_proj.weight"].abs().sum() > 0  # the zero correction has started to learn
         assert image.weights_path.read_bytes() == before
         del options["image_stage"]
-        path.write_text(yaml.safe_dump(options))
-        done = subprocess.run([sys.executable, str(REPO / "restore" / "train.py"), "-opt", str(path)],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        done = train(options, tmp_path / "cascade.yml")
         assert done.returncode == 2 and done.stderr.count("\n") == 1
         assert done.stderr.startswith("error: network_g: cascade: true needs image_stage")
     finally:
