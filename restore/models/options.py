@@ -57,6 +57,11 @@ def check_option_file(path: str, required: dict) -> dict:
         for subkey in subkeys or ():
             if not isinstance(opt[key], dict) or opt[key].get(subkey) is None:
                 raise OptionsError(f"option file {file} lacks '{key}: {subkey}'")
+    if not isinstance(opt["network_g"], dict):
+        raise OptionsError(f"option file {file}: network_g must be a mapping with the network's type")
+    datasets = opt["datasets"]
+    if not isinstance(datasets, dict) or not all(isinstance(dataset, dict) for dataset in datasets.values()):
+        raise OptionsError(f"option file {file}: datasets must map each phase to a mapping of its options")
     return opt
 
 

@@ -342,6 +342,8 @@ def smoke_options(tmp_path: Path, name: str, **changes) -> Path:
     ({"train__scheduler__total_iter": 10}, "shorter than total_iter"),
     ({"datasets__train__batch_size_per_gpu": 0}, "batch_size_per_gpu must be a whole number of at least 1, got 0"),
     ({"datasets__train__batch_size_per_gpu": -4}, "batch_size_per_gpu must be a whole number of at least 1, got -4"),
+    ({"network_g": "UformerSkipAt"}, "network_g must be a mapping"),
+    ({"datasets__val": ["a", "b"]}, "datasets must map each phase to a mapping"),
 ])
 def test_bad_training_options_exit_2_before_any_folder_is_made(tmp_path, changes, fragment):
     name = f"hostile_{abs(hash(fragment)) % 10**8}"
