@@ -249,9 +249,12 @@ def check_fits(size: int, width: int, height: int, source: str, fmt: str) -> Non
 
 
 def float_tiff_error(file: BinaryIO, source: str) -> ImageReadError | None:
-    """What to say about a TIFF Pillow cannot parse: floating-point colour is the usual reason."""
-    import tifffile
-
+    """What to say about a TIFF Pillow cannot parse: floating-point colour is the usual reason
+    (told only where tifffile, which scikit-image brings, is installed)."""
+    try:
+        import tifffile
+    except ImportError:  # not a dependency of inference: the TIFF is called unreadable
+        return None
     try:
         file.seek(0)
         with tifffile.TiffFile(file, name=Path(source).name) as tiff:

@@ -167,6 +167,13 @@ def test_a_float_tiff_is_refused_for_what_it_is_not_as_corrupt(tmp_path, pixels)
     assert "corrupt" not in str(refused.value)
 
 
+def test_a_tiff_pillow_cannot_parse_is_one_refusal_without_tifffile(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / "float.tif", RGB.astype(np.float32) / 255, photometric="rgb")
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # inference alone (pip install .) has no tifffile
+    with pytest.raises(ImageReadError, match="not a readable TIFF image"):
+        read_image(tmp_path / "float.tif")
+
+
 # ----- gray + alpha ------------------------------------------------------------------------
 
 def test_a_16_bit_gray_alpha_png_comes_back_as_16_bit_gray_alpha(tmp_path):
