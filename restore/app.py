@@ -355,6 +355,13 @@ def serve(args: argparse.Namespace) -> int:
 
 def run_app(args: argparse.Namespace, work_dir: Path) -> None:
     """Serve until stopped; the caller removes ``work_dir`` afterwards."""
+    import importlib.util
+
+    from restore.errors import MissingDependency
+
+    if importlib.util.find_spec("gradio") is None:  # found, not imported: see GRADIO_TEMP_DIR below
+        raise MissingDependency("the app needs gradio: pip install 'skipat-denoise[app]', "
+                                "or pip install -r requirements.txt in a checkout")
     # Gradio's upload cache is read from the environment at import time: set it first.
     os.environ["GRADIO_TEMP_DIR"] = str(work_dir / "uploads")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -41,3 +41,15 @@ def test_a_jpeg_for_a_gaussian_model_gets_the_note_and_a_png_none(tmp_path, publ
     jpeg = denoise_image_file(catalog, tmp_path / "photo.jpg", "tiny_local_gauss", "auto", False, out, Limits())
     png = denoise_image_file(catalog, tmp_path / "photo.png", "tiny_local_gauss", "auto", False, out, Limits())
     assert jpeg.note == JPEG_NOTE and png.note is None
+
+
+def test_without_gradio_the_app_is_one_error_line_and_leaves_no_folder(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['gradio'] = None; from restore.app import main; "
+            f"sys.exit(main(['--work-dir', {str(tmp_path)!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: the app needs gradio: pip install")
+    assert list(tmp_path.iterdir()) == []
