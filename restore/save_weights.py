@@ -45,7 +45,7 @@ def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
 def half_precision_check(net, state: dict, kind: str, noise_map_input: bool, image_stage=None) -> tuple[float, float]:
     """(largest change in 8-bit levels, share of 8-bit values that change) when the weights
     are stored as float16, on a noisy (σ = 30) crop of a held-out photo (for a cascade, each
-    frame beside the ``image_stage`` network's output for it)."""
+    frame beside the output of ``image_stage``, the image model's Denoiser, for it)."""
     import numpy as np
     import torch
 
@@ -57,9 +57,9 @@ def half_precision_check(net, state: dict, kind: str, noise_map_input: bool, ima
     clean = np.stack([np.roll(photo, 2 * t, axis=1) for t in range(7)]) if kind == "video" else photo
     noisy = torch.from_numpy(add_gaussian_noise(clean, 30, np.random.default_rng(0), clip=False))
     noisy = noisy.movedim(-1, -3)[None]
-    if image_stage is not None:
-        with torch.no_grad():
-            noisy = torch.cat([noisy, image_stage.eval()(noisy[0]).clamp(0, 1)[None]], dim=2)
+    if image_stage is not None:  # its own noise map, if it takes one
+        level = 30 if image_stage.card.noise_map_input else None
+        noisy = torch.cat([noisy, image_stage.denoise_tensor(noisy[0], level)[None]], dim=2)
     if noise_map_input:
         noisy = append_sigma_map(noisy, 30)
     outputs = []
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def publish(args: argparse.Namespace) -> int:
-    from restore.api import build_network, default_weights_dir, save_pretrained
-    from restore.inference.networks import load_network
+    from restore.api import Denoiser, build_network, default_weights_dir, save_pretrained
     from restore.io.checkpoints import load_state, read_checkpoint, read_state_dict
     from restore.io.weights_card import WeightsCard, find_card, read_card
 
@@ -150,7 +149,8 @@ def publish(args: argparse.Namespace) -> int:
     dtype = "float32"
     if args.half:
         largest, share = half_precision_check(net, state, args.kind, args.noise_map_input,
-                                              None if image_stage is None else load_network(image_stage))
+                                              None if image_stage is None else
+                                              Denoiser.from_pretrained(image_stage.path, device="cpu", tile=None))
         measured = (f"stored as float16: on a noisy (σ=30) crop of skimage's chelsea, outputs change by at most "
                     f"{largest:g} 8-bit level(s), {100 * share:.3f}% of values")
         if largest > args.half_tolerance:

@@ -113,6 +113,22 @@ def test_save_weights_publishes_a_cascade_with_its_image_stage(cascade, tmp_path
     assert np.abs(published.astype(int) - den.denoise_video(clip, sigma=30).astype(int)).max() <= 2
 
 
+def test_save_weights_gives_a_noise_map_image_stage_its_map(cascade, tmp_path, publish):
+    import json
+
+    from restore.save_weights import main as save_weights
+
+    _, video = cascade
+    image = publish(tmp_path, "tiny_map_image", "DnCNN", dict(in_chans=4, num_feat=8, depth=3), noise_map_input=True)
+    checkpoint = tmp_path / "net_g_latest.pth"
+    torch.save({"params": Denoiser.from_pretrained(video.path, device="cpu").net.state_dict()}, checkpoint)
+    assert save_weights(["--checkpoint", str(checkpoint), "--arch", video.arch, "--config", json.dumps(video.config),
+                         "--kind", "video", "--noise", "gaussian:0,50", "--noise-map-input", "--weights-dir",
+                         str(tmp_path), "--name", "map_cascade", "--image-stage", image.name, "--half",
+                         "--half-tolerance", "255"]) == 0
+    assert read_card(tmp_path / "map_cascade.json").image_stage["sha256"] == image.sha256
+
+
 def test_the_app_runs_a_cascade_like_any_video_model(cascade, tmp_path, make_clip):
     from restore.app_service import Limits, ModelCatalog, denoise_video_file
 
