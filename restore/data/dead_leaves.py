@@ -128,14 +128,8 @@ def _fill(image: np.ndarray, centre: np.ndarray, radius: float, points: np.ndarr
         cv2.fillConvexPoly(image, points, colour, lineType=line, shift=_SHIFT)
 
 
-def _shape_mask(size: int, centre: np.ndarray, radius: float, points: np.ndarray | None) -> np.ndarray:
-    mask = np.zeros((size, size), np.uint8)
-    _fill(mask, centre, radius, points, 1)
-    return mask
-
-
 def _paste_texture(canvas: np.ndarray, mask: np.ndarray, photo: np.ndarray, rng: np.random.Generator) -> None:
-    """Fill the masked pixels with a random crop of ``photo``, flipped or turned at random."""
+    """Fill the masked pixels with a random crop of ``photo``, turned a random number of quarter turns."""
     size = canvas.shape[0]
     height, width = photo.shape[:2]
     if height < size or width < size:

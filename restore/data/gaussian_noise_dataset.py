@@ -30,18 +30,13 @@ from restore.registry import DATASET_REGISTRY
 
 
 def skimage_images(names: list[str]) -> list[np.ndarray]:
-    """Real photos shipped inside scikit-image (no download), as float32 RGB."""
-    from skimage import data as skdata
-    from skimage.color import gray2rgb
-    images = []
-    for name in names:
-        loader = getattr(skdata, name, None)
-        if loader is None or not callable(loader):
-            raise DatasetError(f"skimage.data has no image named {name!r}")
-        image = np.asarray(loader())
-        image = gray2rgb(image) if image.ndim == 2 else image[..., :3]
-        images.append(image.astype(np.float32) / 255.0)
-    return images
+    """Real photos shipped inside scikit-image (no download), as float32 RGB in [0, 1]."""
+    from restore.data.photos import load_rgb
+
+    try:
+        return [load_rgb(name).astype(np.float32) / 255.0 for name in names]
+    except ValueError as error:
+        raise DatasetError(str(error)) from None
 
 
 def to_gray_rgb(image: np.ndarray) -> np.ndarray:
@@ -105,8 +100,8 @@ class GaussianNoiseDataset(data.Dataset):
     false); noise_seed (validation, default 0); sigma_power (training sigma drawn as
     ``low + (high - low) * u ** sigma_power``: above 1 weights low noise more, default 1,
     uniform); dead_leaves (training: ``{mix: share, ...}``, the share of crops that are
-    dead-leaves images drawn on the fly instead of photo crops, coloured from the photos; the
-    other keys set :class:`restore.data.dead_leaves.DeadLeaves`); noise_model (``gaussian``, the
+    dead-leaves images drawn on the fly instead of photo crops, coloured from the photos and,
+    with in_memory, with textures cut from them; the other keys set :class:`restore.data.dead_leaves.DeadLeaves`); noise_model (``gaussian``, the
     default, or ``camera``: shot and read noise through an inverse camera pipeline, no sigma;
     ``camera: {...}`` sets :class:`restore.noise.camera.CameraNoise`'s ranges)."""
 
@@ -154,25 +149,30 @@ class GaussianNoiseDataset(data.Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def train_crop(self, clean: np.ndarray) -> np.ndarray:
+        """A random ``gt_size`` crop (of the photo shrunk by a factor from ``scale`` when set)."""
+        if self.scale is not None:
+            return scaled_random_crop(clean, self.gt_size, self.scale, random)
+        if self.gt_size is not None:
+            top, left = random_crop_box(clean.shape[0], clean.shape[1], self.gt_size, random)
+            return crop(clean, top, left, self.gt_size)
+        return clean
+
     def __getitem__(self, index: int) -> dict:
         name = self.paths[index]
         drawn = False
         if self.train:
             rng = np.random.default_rng(np.random.randint(2**31))  # np.random is seeded per worker by BasicSR
             drawn = self.leaves is not None and rng.random() < self.leaves_mix
-        if drawn:  # a dead-leaves image in this photo's colours, already gt_size
+        if drawn:  # a dead-leaves image in this photo's colours, already gt_size; textured
+            # shapes are cut from the photos only when they are held in memory
             clean = self.leaves.draw(self.gt_size, rng, self.palettes[index], self.images)
             name = f"dead_leaves:{name}"
         else:
             clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
         if self.train:
-            if drawn:
-                pass
-            elif self.scale is not None:
-                clean = scaled_random_crop(clean, self.gt_size, self.scale, random)
-            elif self.gt_size is not None:
-                top, left = random_crop_box(clean.shape[0], clean.shape[1], self.gt_size, random)
-                clean = crop(clean, top, left, self.gt_size)
+            if not drawn:
+                clean = self.train_crop(clean)
             if self.augment:
                 clean = dihedral(clean, random.randrange(8))
             gray = bool(self.gray_prob) and random.random() < self.gray_prob

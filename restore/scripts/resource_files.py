@@ -54,7 +54,10 @@ def rcc_members(path: Path) -> dict[str, bytes]:
     def name_at(offset: int) -> str:
         (length,) = _unpack(">H", data, names + offset, str(path))
         start = names + offset + 6
-        return data[start:start + 2 * length].decode("utf-16-be")
+        try:
+            return data[start:start + 2 * length].decode("utf-16-be")
+        except UnicodeDecodeError:
+            raise ResourceFileError(f"{path}: a resource name is not UTF-16 text; the file is damaged") from None
 
     members: dict[str, bytes] = {}
     stack = [(0, "")]
@@ -77,7 +80,10 @@ def rcc_members(path: Path) -> dict[str, bytes]:
         if flags & _RCC_ZSTD:
             raise ResourceFileError(f"{path}: {prefix}{name} is zstd-compressed, which this reader does not handle")
         if flags & _RCC_ZLIB:
-            blob = zlib.decompress(blob[4:])
+            try:
+                blob = zlib.decompress(blob[4:])
+            except zlib.error as error:
+                raise ResourceFileError(f"{path}: {prefix}{name} is damaged ({error})") from None
         members[prefix + name] = blob
     return members
 

@@ -197,3 +197,13 @@ def test_no_published_card_lists_an_evaluation_only_image_for_training():
         names = {Path(f).stem for f in card["training_images"]}
         assert not names & set(EVAL_PHOTOS), card_path.name
         assert not [f for f in card["training_images"] if "site-packages" in f or "dist-packages" in f]
+
+
+def test_a_damaged_rcc_member_is_one_clear_error(tmp_path):
+    write_rcc(tmp_path / "x.rcc", {"a/b.bin": (b"payload" * 20, True)})
+    data = bytearray((tmp_path / "x.rcc").read_bytes())
+    at = data.find(zlib.compress(b"payload" * 20))
+    data[at + 2:at + 8] = b"\xff" * 6  # inside the zlib stream
+    (tmp_path / "x.rcc").write_bytes(bytes(data))
+    with pytest.raises(resource_files.ResourceFileError, match="damaged"):
+        resource_files.rcc_members(tmp_path / "x.rcc")
