@@ -9,6 +9,7 @@ warning is one ``warning: ...`` line, written above any progress bar rather than
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
@@ -100,3 +101,12 @@ def run_cli(main: Callable[[], int], on_stop: str = "no partial output was left"
         return EXIT_FAILURE
     finally:
         warnings.showwarning = shown
+
+
+def require_module(module: str, what: str, extra: str) -> None:
+    """Exit 2 with one line, before anything imports it, when the optional ``module`` that
+    ``what`` needs is not installed (a plain ``pip install .`` has no training packages)."""
+    if importlib.util.find_spec(module) is None:
+        print(f"error: {what} needs {module}: pip install 'skipat-denoise[{extra}]', "
+              "or pip install -r requirements.txt in a checkout", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)

@@ -9,7 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
-from restore.models.options import run_entry
+from restore.errors import require_module
+
+require_module("basicsr", "evaluation", "train")
+
+from restore.models.options import run_entry  # noqa: E402  (needs basicsr)
 
 
 def evaluate(root_path: str) -> dict:

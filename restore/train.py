@@ -7,7 +7,11 @@ Any registered arch, model and dataset can be named in the option file.
 """
 import sys
 
-from restore.models.options import run_entry
+from restore.errors import require_module
+
+require_module("basicsr", "training", "train")
+
+from restore.models.options import run_entry  # noqa: E402  (needs basicsr)
 
 
 def train(root_path: str) -> None:

@@ -1,8 +1,12 @@
 """What ``pip install .`` installs: every package of the tree, the bundled weights, and console
 scripts that name real entry points."""
 import importlib
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from restore.io.weights_card import list_cards
 
@@ -32,3 +36,17 @@ def test_console_scripts_name_main_functions():
     for target in scripts.values():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), target
+
+
+@pytest.mark.parametrize("script", ["train.py", "test.py"])
+def test_training_without_basicsr_is_one_line_naming_the_extra(script, tmp_path):
+    """A plain ``pip install .`` has no BasicSR: the training entry points say what to install."""
+    hide = tmp_path / "hide_basicsr.py"
+    hide.write_text("import importlib.util, runpy, sys\n"
+                    "real = importlib.util.find_spec\n"
+                    "importlib.util.find_spec = lambda name, *a: None if name == 'basicsr' else real(name, *a)\n"
+                    f"sys.argv = [{script!r}, '-opt', 'options/smoke/uformer_tiny.yml']\n"
+                    f"runpy.run_path({str(REPO / 'restore' / script)!r}, run_name='__main__')\n")
+    done = subprocess.run([sys.executable, str(hide)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: ") and "skipat-denoise[train]" in done.stderr
