@@ -165,29 +165,27 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
     def sigma_visibility(name: str | None, auto: bool, add_noise: bool):
         return gr.update(visible=bool(name) and sigma_matters(catalog.card(name), auto, add_noise))
 
+    def refusal(path, probe) -> str | None:
+        """Why an upload cannot be used (also shown as a warning), or None when ``probe`` accepts it."""
+        try:
+            probe(path, limits)
+        except RestoreError as error:
+            message = shown(error)
+            gr.Warning(message)
+            return message
+        return None
+
     def check_image(path):
         """On upload: the last result is cleared, and a file that is no usable image is removed
         at once, with the reason, instead of showing as a broken picture. A usable one is handed
         back as it is: a ``gr.update`` would make Gradio rebuild the component for the session,
         without ``upload_path_image``'s own preprocess."""
-        if path:
-            try:
-                load_image_upload(path, limits)
-            except RestoreError as error:
-                message = shown(error)
-                gr.Warning(message)
-                return None, None, message, None, hidden
-        return path, None, "", None, hidden
+        message = refusal(path, load_image_upload) if path else None
+        return (None if message else path), None, message or "", None, hidden
 
     def check_video(path):
-        if path:
-            try:
-                probe_video_upload(path, limits)
-            except RestoreError as error:
-                message = shown(error)
-                gr.Warning(message)
-                return None, None, None, message
-        return path, None, None, ""
+        message = refusal(path, probe_video_upload) if path else None
+        return (None if message else path), None, None, message or ""
 
     def run_image(path, model, sigma, auto, add_noise, with_baseline, best=False, progress=gr.Progress()):
         if not path:
