@@ -7,7 +7,9 @@ Only widgets live here; the work is in ``restore.app_service``. Everything the
 app reads or writes lives in one folder of its own (``restore-app-*``, made in
 ``--work-dir`` or the system's temporary folder), which is also Gradio's upload
 cache: only the latest results are kept there, Gradio's copies for an hour, and
-the folder is removed when the app stops (Ctrl-C, SIGTERM, SIGHUP).
+the folder is removed when the app stops (Ctrl-C, SIGTERM, SIGHUP), or by the next app
+started on the same root if it was killed. The browser never sees the folder's path
+(``restore.app_paths``).
 """
 from __future__ import annotations
 
@@ -343,8 +345,13 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, hang_up)
     root = (args.work_dir or Path(tempfile.gettempdir())).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    from restore.app_paths import claim_work_folder, remove_orphaned_work_folders
+
+    for folder in remove_orphaned_work_folders(root):  # left by an app that was killed
+        print(f"removed {folder}, the work folder of an app that is no longer running", flush=True)
     work_dir = Path(tempfile.mkdtemp(prefix="restore-app-", dir=root))
     try:
+        claim_work_folder(work_dir)
         run_app(args, work_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -390,7 +397,14 @@ def run_app(args: argparse.Namespace, work_dir: Path) -> None:
           f"work folder: {work_dir} (removed when the app stops)", flush=True)
     # show_error=False: only our gr.Error messages reach the browser, never a raw exception
     # (which could carry a server path). quiet: Gradio's own hint names launch(share=True).
+    # HideWorkFolder: Gradio's file payloads (uploads, results, /config, the page) name the work
+    # folder as "@work", never the server path.
+    from starlette.middleware import Middleware
+
+    from restore.app_paths import HideWorkFolder
+
     app.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(work_dir)],
+               app_kwargs={"middleware": [Middleware(HideWorkFolder, work_dir=work_dir)]},
                max_file_size=f"{args.max_upload_mb}mb", show_error=False, footer_links=["api"], head=HEAD,
                quiet=True, prevent_thread_lock=True)
     print(f"* Running on local URL:  {app.local_url}", flush=True)

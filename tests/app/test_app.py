@@ -3,9 +3,11 @@ what it keeps and shows of the server's files, and a real headless Chromium (Pla
 uploads an image, waits for the result and checks the controls a first-time user sees."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import av
@@ -204,32 +206,42 @@ def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
         shutil.copy(shot, Path(os.environ["RESTORE_SCREENSHOT_DIR"]) / shot.name)
 
 
-def strings_outside_file_fields(node) -> list[str]:
-    """Every string of a Gradio config or response, except the FileData fields that must name a
-    file (its ``path`` and its ``url``)."""
-    if isinstance(node, dict):
-        return [text for key, value in node.items() if key not in ("path", "url")
-                for text in strings_outside_file_fields(value)]
-    if isinstance(node, list):
-        return [text for value in node for text in strings_outside_file_fields(value)]
-    return [node] if isinstance(node, str) else []
-
-
-def test_no_message_label_or_stats_line_shows_a_server_path(app, client, weights, tmp_path):
+def test_no_message_label_or_stats_line_shows_a_server_path(app, client, weights):
     from gradio_client import handle_file
 
-    url, work = app
     with pytest.raises(Exception) as refused:  # the weights error names the weight file
         client.predict(handle_file(str(EXAMPLE)), "tiny_broken_gauss", 25, True, False, False,
                        api_name="/denoise_image")
     message = str(refused.value)
     assert "tiny_broken_gauss.safetensors has sha256" in message
     assert str(weights) not in message and "/tmp" not in message
-    _, stats, _, _ = client.predict(handle_file(str(EXAMPLE)), "tiny_uformer_skipat_gauss", 25, True, False,
-                                    False, api_name="/denoise_image")
-    config = httpx.get(url + "config", timeout=30).json()
-    for text in strings_outside_file_fields(config) + [stats]:
-        assert str(work) not in text and str(weights) not in text, text
+
+
+def test_no_page_upload_or_result_names_the_work_folder(app, weights):
+    """Gradio's own file payloads (``path`` and ``url``) name the work folder as ``@work``; the
+    files still download, and the alias opens nothing outside the folder."""
+    url, work = app
+    [folder] = work.glob("restore-app-*")
+    seen = [httpx.get(url, timeout=30).text, httpx.get(url + "config", timeout=30).text]
+    with EXAMPLE.open("rb") as file:
+        upload = httpx.post(url + "gradio_api/upload", files={"files": file}, timeout=30)
+    seen.append(upload.text)
+    [uploaded] = upload.json()
+    assert uploaded.startswith("@work/uploads/") and uploaded.endswith(EXAMPLE.name)
+    image = {"path": uploaded, "meta": {"_type": "gradio.FileData"}, "orig_name": EXAMPLE.name}
+    call = httpx.post(url + "gradio_api/call/denoise_image", timeout=30,
+                      json={"data": [image, "tiny_uformer_skipat_gauss", 25, True, False, False, False]})
+    events = httpx.get(url + f"gradio_api/call/denoise_image/{call.json()['event_id']}", timeout=120).text
+    seen.append(events)
+    assert "event: complete" in events, events[-2000:]
+    for text in seen:
+        assert str(folder) not in text and str(work) not in text and str(weights) not in text
+    result = events.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0]
+    download = next(item for item in json.loads(result) if isinstance(item, dict))
+    assert download["path"].startswith("@work/") and "@work/" in download["url"]
+    fetched = httpx.get(download["url"], timeout=30)
+    assert fetched.status_code == 200 and fetched.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert httpx.get(url + "gradio_api/file=@work/../../../etc/passwd").status_code in (403, 404)
 
 
 def test_a_file_that_is_no_image_is_refused_as_it_is_uploaded(client, tmp_path):
@@ -260,12 +272,16 @@ def test_the_launch_hint_names_the_share_flag(app):
     assert "--share" in log and "share=True" not in log
 
 
-def test_only_the_latest_results_stay_and_the_work_folder_goes_when_the_app_stops(weights, running_app,
-                                                                                  tmp_path):
+def test_only_the_latest_results_stay_and_work_folders_go_when_the_app_stops_or_was_killed(weights, running_app,
+                                                                                             tmp_path):
     from gradio_client import Client, handle_file
 
     work = tmp_path / "work"
-    work.mkdir()
+    orphan = work / "restore-app-killed"  # the folder of an app that was killed with kill -9
+    (orphan / "results").mkdir(parents=True)
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its pid names no process now
+    (orphan / "owner.pid").write_text(str(ended.pid))
     with running_app(["--weights-dir", str(weights), "--device", "cpu", "--keep-results", "2"], work) as (url, app):
         client = Client(url, verbose=False)
         for _ in range(5):
