@@ -36,6 +36,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
 SIGMA_LABEL = "Noise level σ (0–255 scale)"
 AUTO_LABEL = "Estimate the noise level from the input"
+# The two kinds of noise a user can tell apart, and the models that suit each
+# (``NoiseModel.camera_photos``); shown when models of both kinds are registered.
+CAMERA_PHOTO, SYNTHETIC = "Photo from a camera or phone", "Synthetic Gaussian noise"
 # Gradio's toasts run across the top of a narrow screen, over the heading: there, they go to the
 # bottom. A <style> in the page head, because Gradio scopes its css= rules to the app's body,
 # where the toasts are not.
@@ -145,10 +148,23 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
 
     results = ResultFolders(work_dir / "results", keep=limits.keep_results)
     image_models, video_models = catalog.names("image"), catalog.names("video")
-    # Open on a SkipAt model (one that names a registered baseline) when there is one.
-    paired = [name for name in image_models if catalog.baseline_of(name)]
-    first_image = (paired or image_models or [None])[0]
+    by_kind = {kind: [name for name in image_models if catalog.card(name).noise_model.camera_photos == camera]
+               for kind, camera in ((CAMERA_PHOTO, True), (SYNTHETIC, False))}
+    both_kinds = all(by_kind.values())
+
+    def first_model(names: list[str]) -> str | None:
+        """A SkipAt model (one that names a registered baseline) when there is one."""
+        return ([name for name in names if catalog.baseline_of(name)] or names or [None])[0]
+
+    # Camera photos are what people bring; the examples say they are synthetic noise.
+    first_kind = CAMERA_PHOTO if by_kind[CAMERA_PHOTO] else SYNTHETIC
+    first_image = first_model(by_kind[first_kind] if both_kinds else image_models)
     hidden = gr.update(visible=False, value=None)
+
+    def models_for(kind: str):
+        """The model list for a kind of noise, opened on its first SkipAt model."""
+        names = by_kind.get(kind) or image_models
+        return gr.update(choices=names, value=first_model(names))
 
     def controls(name: str | None, auto: bool, add_noise: bool):
         """The σ slider where it matters, the estimate box for models with a noise-map input,
@@ -260,8 +276,13 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                 with gr.Column():
                     image_in = upload_path_image(label="Noisy image", sources=["upload", "clipboard"],
                                                  elem_id="image-input")
-                    image_model = gr.Dropdown(image_models, value=first_image,
-                                              label="Model", elem_id="image-model")
+                    image_kind = gr.Radio([CAMERA_PHOTO, SYNTHETIC], value=first_kind, visible=both_kinds,
+                                          label="What is the noise?", elem_id="image-noise-kind")
+                    # The list shows the chosen kind's models; the API takes any registered one
+                    # (allow_custom_value: Gradio would check names against the first list only).
+                    image_model = gr.Dropdown(by_kind[first_kind] if both_kinds else image_models,
+                                              value=first_image, label="Model", elem_id="image-model",
+                                              allow_custom_value=both_kinds)
                     image_auto = gr.Checkbox(True, label=AUTO_LABEL, elem_id="image-sigma-auto")
                     image_add = gr.Checkbox(False, label="Add Gaussian noise of this σ first (for clean photos)",
                                             elem_id="image-add-noise")
@@ -277,12 +298,14 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
                     image_stats = gr.Markdown(elem_id="image-stats")
                     image_file = gr.File(label="Download the result", elem_id="image-download")
                     baseline_out = gr.Image(label="Baseline result", visible=False, format="png")
-            if examples:
-                gr.Examples([[str(path)] for path in examples], inputs=[image_in],
+            if examples:  # picking one also picks the kind of noise it has
+                gr.Examples([[str(path), SYNTHETIC][:1 + both_kinds] for path in examples],
+                            inputs=[image_in, image_kind][:1 + both_kinds],
                             label="Examples: real photos with Gaussian noise added")
             image_controls = [image_sigma, image_auto, image_add, image_baseline]
             image_choices = [image_model, image_auto, image_add]
             image_results = [image_out, image_stats, image_file, baseline_out]
+            image_kind.change(models_for, image_kind, image_model, api_visibility="private")
             image_model.change(controls, image_choices, image_controls, api_visibility="private")
             app.load(controls, image_choices, image_controls, api_visibility="private")
             for box in (image_auto, image_add):

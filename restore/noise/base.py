@@ -21,6 +21,10 @@ class NoiseModel:
 
     name: str = ""
     takes_sigma: bool = False
+    # The noise of photos as cameras and phones save them (sensor noise through the camera's
+    # processing), rather than noise added to clean images: what the app offers as "photo from a
+    # camera or phone".
+    camera_photos: bool = False
     usage: str = ""  # the --noise text of save_weights, e.g. gaussian:LOW,HIGH
 
     def check(self, noise: dict[str, Any]) -> str | None:

@@ -190,6 +190,7 @@ class CameraNoiseModel(NoiseModel):
     (:meth:`CameraNoise.card`). The models trained on it take no σ: the noise has no single level."""
 
     name = "camera"
+    camera_photos = True
     usage = "camera"
 
     def check(self, noise: dict[str, Any]) -> str | None:

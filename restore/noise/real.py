@@ -10,6 +10,7 @@ from restore.noise.base import NoiseModel, register_noise_model
 @register_noise_model
 class RealNoise(NoiseModel):
     name = "real"
+    camera_photos = True
     usage = "real:DATASET"
 
     def from_text(self, text: str) -> dict[str, Any]:

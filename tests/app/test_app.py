@@ -155,7 +155,15 @@ def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(app_url, wait_until="networkidle")
-            # The default SkipAt model is blind: σ only matters as noise to add first.
+            # Two kinds of noise a user can tell apart; camera photos come first, and their model
+            # (here a real-noise one) takes no σ: neither the slider nor add-noise is offered.
+            expect(page.get_by_label("Photo from a camera or phone")).to_be_checked()
+            expect(page.locator("#image-model input")).to_have_value("tiny_local_real")
+            expect(page.locator("#image-add-noise")).to_be_hidden()
+            expect(page.locator("#image-sigma")).to_be_hidden()
+            page.get_by_label("Synthetic Gaussian noise").check()
+            expect(page.locator("#image-model input")).to_have_value("tiny_uformer_skipat_gauss", timeout=10_000)
+            # The Gaussian SkipAt model is blind: σ only matters as noise to add first.
             expect(page.locator("#image-sigma")).to_be_hidden()
             expect(page.locator("#image-sigma-auto")).to_be_hidden()
             page.locator("#image-add-noise input").check()
@@ -184,11 +192,13 @@ def test_real_browser_uploads_clicks_and_sees_the_result(app_url, tmp_path):
             expect(page.locator(".toast-body").last).to_contain_text("Upload an image", timeout=30_000)
             expect(page.locator("#image-stats")).not_to_contain_text("Could not use")
 
-            # A real-noise model takes no σ: neither the slider nor add-noise is offered.
-            page.locator("#image-model input").click()
-            page.get_by_role("option", name="tiny_local_real").click()
+            # Back to camera photos: the Gaussian models leave the list, and add-noise goes.
+            page.get_by_label("Photo from a camera or phone").check()
+            expect(page.locator("#image-model input")).to_have_value("tiny_local_real", timeout=10_000)
             expect(page.locator("#image-add-noise")).to_be_hidden(timeout=10_000)
-            expect(page.locator("#image-sigma")).to_be_hidden()
+            page.locator("#image-model input").click()
+            expect(page.get_by_role("option", name="tiny_uformer_gauss")).to_have_count(0)
+            page.keyboard.press("Escape")
 
             # On a phone, the error toast stays clear of the heading.
             phone = browser.new_page(viewport={"width": 390, "height": 844})
