@@ -50,6 +50,7 @@ from restore.io.weights_card import (
     WeightsCard,
     find_card,
     image_stage_card,
+    list_cards,
     read_card,
     register,
     sha256_of_file,
@@ -63,7 +64,20 @@ CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_DIR_ENV = "RESTORE_WEIGHTS_DIR"
 SIGMA_FRAMES = 8  # frames a video's noise level is estimated from
 # JPEG turns sensor noise blocky and colourless: not the white Gaussian noise these models learnt.
-JPEG_NOTE = "noise in JPEG photos is not Gaussian, so results may stay noisy (a camera-noise model is planned)"
+JPEG_NOTE = "noise in JPEG photos is not Gaussian, so results may stay noisy"
+
+
+def camera_model_beside(card: WeightsCard) -> str | None:
+    """The image model for camera photos registered in the same folder as ``card`` (a SkipAt one
+    first), or None."""
+    if card.path is None:
+        return None
+    try:
+        cards = [other for other in list_cards(card.path.parent)
+                 if other.kind == "image" and other.noise_model.camera_photos]
+    except WeightsError:
+        return None
+    return ([other.name for other in cards if other.baseline] or [other.name for other in cards] or [None])[0]
 
 
 def default_weights_dir() -> Path:
@@ -241,7 +255,10 @@ class Denoiser:
     def input_note(self, fmt: str) -> str | None:
         """One line to show with the result of an input of format ``fmt`` ('jpeg', 'png', ...)
         that this model is not made for, or None."""
-        return JPEG_NOTE if fmt == "jpeg" and self.card.is_gaussian else None
+        if fmt != "jpeg" or not self.card.is_gaussian:
+            return None
+        camera = camera_model_beside(self.card)
+        return JPEG_NOTE + (f"; {camera}, made for photos from a camera or phone, suits them better" if camera else "")
 
     def check_sigma(self, sigma: float | None) -> float | None:
         """A σ within the card's range for noise with a level; other models (real noise) take none."""

@@ -41,6 +41,13 @@ def test_a_jpeg_for_a_gaussian_model_gets_the_note_and_a_png_none(tmp_path, publ
     jpeg = denoise_image_file(catalog, tmp_path / "photo.jpg", "tiny_local_gauss", "auto", False, out, Limits())
     png = denoise_image_file(catalog, tmp_path / "photo.png", "tiny_local_gauss", "auto", False, out, Limits())
     assert jpeg.note == JPEG_NOTE and png.note is None
+    # with a camera-noise model registered beside it, the note names that model
+    publish_local(tmp_path / "weights", name="tiny_local_camera", noise={"type": "camera"})
+    catalog = ModelCatalog(tmp_path / "weights")
+    jpeg = denoise_image_file(catalog, tmp_path / "photo.jpg", "tiny_local_gauss", "auto", False, out, Limits())
+    assert jpeg.note == JPEG_NOTE + "; tiny_local_camera, made for photos from a camera or phone, suits them better"
+    camera = denoise_image_file(catalog, tmp_path / "photo.jpg", "tiny_local_camera", None, False, out, Limits())
+    assert camera.note is None and camera.sigma is None
 
 
 def test_without_gradio_the_app_is_one_error_line_and_leaves_no_folder(tmp_path):

@@ -229,8 +229,7 @@ def test_a_camera_jpeg_keeps_its_metadata_its_suffix_and_gets_one_note(tmp_path,
                "--weights-dir", str(weights), "--model", "tiny_local_gauss")
     assert done.returncode == 0, done.stderr[-2000:]
     notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
-    assert notes == ["note: noise in JPEG photos is not Gaussian, so results may stay noisy "
-                     "(a camera-noise model is planned)"]
+    assert notes == ["note: noise in JPEG photos is not Gaussian, so results may stay noisy"]
     sigma = float(done.stdout.split("sigma ~")[1].split()[0])
     assert sigma > 10  # it read 0.4 on such files
     with Image.open(tmp_path / "out" / "IMG_0001.jpg") as written:  # .jpg kept, not renamed .jpeg
