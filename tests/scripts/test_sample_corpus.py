@@ -199,13 +199,28 @@ def test_skipat_and_baseline_share_every_recipe_and_budget(skipat, baseline):
         assert all(a["network_g"][key] == b["network_g"][key] for key in shared)
 
 
+def training_fingerprint(path: Path) -> str:
+    """What a two-iteration run can tell apart: data, budget, validation and the network with
+    SkipAt taken out (a baseline trains exactly its SkipAt twin's recipe, checked above)."""
+    recipe = yaml.safe_load(path.read_text())
+    network = {key: value for key, value in recipe["network_g"].items() if key != "phi"}
+    network["type"] = network["type"].replace("SkipAt", "")
+    keys = ("model_type", "datasets", "train", "val", "image_stage")
+    return repr([network, *(recipe.get(key) for key in keys)])
+
+
 def newest_recipes() -> list[Path]:
-    """The first and the last stage of every published model, and every experiment's arms."""
+    """The first and the last stage of every published model, and every experiment's arms, each
+    distinct recipe once: a baseline runs as its SkipAt twin, an arm that became a stage as that stage."""
     picked = []
-    for model in MODELS:
+    for model in sorted(MODELS, key=lambda name: "_skipat" not in name):  # SkipAt twins first
         files = stage_files(model)
         picked += sorted({files[min(files)], files[max(files)]})
-    return picked + sorted((REPO / "options" / "experiments").glob("*/*.yml"))
+    picked += sorted((REPO / "options" / "experiments").glob("*/*.yml"))
+    distinct = {}
+    for path in picked:
+        distinct.setdefault(training_fingerprint(path), path)
+    return list(distinct.values())
 
 
 def shrink(recipe: dict, corpus: Path) -> list[str]:
