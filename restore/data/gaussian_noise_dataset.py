@@ -67,6 +67,23 @@ def dead_leaves_options(opt: dict, train: bool, gt_size: int | None) -> tuple[De
         raise DatasetError(f"{where}: {error}") from None
 
 
+def gaussian_share(opt: dict, camera: CameraNoise | None) -> float:
+    """A camera-noise dataset's ``gaussian_share``: the share of training crops that get Gaussian
+    noise of ``sigma`` instead (0 when not set)."""
+    share = opt.get("gaussian_share", 0)
+    where = f"dataset {opt.get('name')!r}: gaussian_share"
+    if not share:
+        return 0.0
+    if camera is None:
+        raise DatasetError(f"{where} mixes Gaussian crops into camera noise: it needs noise_model: camera")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise DatasetError(f"{where} must be a share between 0 and 1, got {share!r}")
+    if "sigma" not in opt:
+        raise DatasetError(f"{where} needs sigma (a number or [low, high]) for its Gaussian crops")
+    draw_sigma(opt["sigma"], np.random.default_rng(0), float(opt.get("sigma_power", 1.0)))
+    return float(share)
+
+
 def camera_options(opt: dict) -> CameraNoise | None:
     """The camera noise model of a dataset's ``noise_model: camera`` (None for Gaussian noise)."""
     kind = opt.get("noise_model", "gaussian")
@@ -103,7 +120,8 @@ class GaussianNoiseDataset(data.Dataset):
     dead-leaves images drawn on the fly instead of photo crops, coloured from the photos and,
     with in_memory, with textures cut from them; the other keys set :class:`restore.data.dead_leaves.DeadLeaves`); noise_model (``gaussian``, the
     default, or ``camera``: shot and read noise through an inverse camera pipeline, no sigma;
-    ``camera: {...}`` sets :class:`restore.noise.camera.CameraNoise`'s ranges)."""
+    ``camera: {...}`` sets :class:`restore.noise.camera.CameraNoise`'s ranges; with
+    ``gaussian_share``, that share of training crops gets Gaussian noise of ``sigma`` instead)."""
 
     def __init__(self, opt: dict):
         super().__init__()
@@ -120,6 +138,7 @@ class GaussianNoiseDataset(data.Dataset):
             raise DatasetError(f"gray_prob must be in [0, 1], got {self.gray_prob}")
         self.seed = int(opt.get("noise_seed", 0))
         self.sigma_power = float(opt.get("sigma_power", 1.0))
+        self.gaussian_share = gaussian_share(opt, self.camera)
         if self.camera is None:  # validates the range now, not in a worker
             draw_sigma(self.sigma, np.random.default_rng(0), self.sigma_power)
         self.leaves, self.leaves_mix = dead_leaves_options(opt, self.train, self.gt_size)
@@ -170,13 +189,16 @@ class GaussianNoiseDataset(data.Dataset):
             name = f"dead_leaves:{name}"
         else:
             clean = self.images[index] if self.images is not None else read_rgb_float(self.paths[index])
+        camera = self.camera
         if self.train:
             if not drawn:
                 clean = self.train_crop(clean)
             if self.augment:
                 clean = dihedral(clean, random.randrange(8))
+            if camera is not None and self.gaussian_share and rng.random() < self.gaussian_share:
+                camera = None  # this crop gets Gaussian noise instead
             gray = bool(self.gray_prob) and random.random() < self.gray_prob
-            if gray and self.camera is None:
+            if gray and camera is None:
                 clean = to_gray_rgb(clean)
         else:
             rng = np.random.default_rng([self.seed, index])
@@ -184,8 +206,8 @@ class GaussianNoiseDataset(data.Dataset):
             if self.gt_size is not None:
                 top, left = center_crop_box(clean.shape[0], clean.shape[1], self.gt_size)
                 clean = crop(clean, top, left, self.gt_size)
-        if self.camera is not None:  # a gray photo is colour at the sensor, made gray after it
-            clean, noisy = self.camera.pair(np.ascontiguousarray(clean), rng)
+        if camera is not None:  # a gray photo is colour at the sensor, made gray after it
+            clean, noisy = camera.pair(np.ascontiguousarray(clean), rng)
             if gray:
                 clean, noisy = to_gray_rgb(clean), to_gray_rgb(noisy)
         else:

@@ -130,6 +130,32 @@ def test_the_dataset_checks_its_noise_options(photo_folder):
         _camera_dataset(photo_folder, noise_model="gaussian")
 
 
+def test_a_gaussian_share_of_training_crops_gets_white_noise_of_sigma(photo_folder):
+    from restore.errors import DatasetError
+
+    # camera noise is correlated across neighbours (demosaicing) and JPEG-blocked; sigma 30
+    # Gaussian noise is neither, with a standard deviation of 30 levels
+    mixed = _camera_dataset(photo_folder, gaussian_share=0.5, sigma=[30, 30], clip=False,
+                            camera={"jpeg_prob": 0.0})
+    np.random.seed(0)
+    kinds = []
+    for _ in range(40):
+        sample = mixed[0]
+        noise = (sample["lq"] - sample["gt"]).numpy()
+        white = abs(noise.std() * 255 - 30) < 3 and abs(np.corrcoef(noise[0, :, 1:].ravel(),
+                                                                     noise[0, :, :-1].ravel())[0, 1]) < 0.1
+        kinds.append(white)
+    assert 10 <= sum(kinds) <= 30  # about half of them
+    val = _camera_dataset(photo_folder, phase="val", gaussian_share=0.5, sigma=30)
+    assert np.array_equal(val[0]["lq"].numpy(), _camera_dataset(photo_folder, phase="val")[0]["lq"].numpy())
+    with pytest.raises(DatasetError, match="needs sigma"):
+        _camera_dataset(photo_folder, gaussian_share=0.3)
+    with pytest.raises(DatasetError, match="between 0 and 1"):
+        _camera_dataset(photo_folder, gaussian_share=1.5, sigma=30)
+    with pytest.raises(DatasetError, match="needs noise_model: camera"):
+        _camera_dataset(photo_folder, gaussian_share=0.3, sigma=30, noise_model="gaussian")
+
+
 def test_the_registry_knows_camera_noise_and_its_card():
     from restore.noise import noise_model
 
