@@ -26,8 +26,9 @@ from typing import Any
 from restore.errors import WeightsError
 
 
-def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
-    """(training files, held-out images, a training_data sentence) from a corpus manifest."""
+def manifest_lists(path: Path, kind: str,
+                   noise: str = "synthetic Gaussian noise") -> tuple[list[str], list[str], str]:
+    """(training files, held-out images, a training_data sentence naming ``noise``) from a corpus manifest."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         train = [entry["file"] for entry in manifest["train"]]
@@ -38,7 +39,7 @@ def manifest_lists(path: Path, kind: str) -> tuple[list[str], list[str], str]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     what = ("clips drawn from" if kind == "video" else "random crops of")
     text = (f"{what} the {len(train)} training photos of the corpus {path.name} (sha256 {digest}...; sources: "
-            f"{sources}), synthetic Gaussian noise")
+            f"{sources}), {noise}")
     return train, held_out, text
 
 
@@ -144,7 +145,11 @@ def publish(args: argparse.Namespace) -> int:
     training_images = held_out = None
     training_data, notes = args.training_data, args.notes
     if args.manifest:
-        training_images, held_out, text = manifest_lists(args.manifest, args.kind)
+        from restore.noise import noise_model
+
+        described = noise_model(args.noise["type"]).describe(args.noise)
+        noise = "synthetic Gaussian noise" if args.noise["type"] == "gaussian" else f"synthetic {described}"
+        training_images, held_out, text = manifest_lists(args.manifest, args.kind, noise)
         training_data = training_data or text
     dtype = "float32"
     if args.half:

@@ -176,6 +176,12 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     assert card["held_out_images"] == ["camera"]
     assert card["recipe"] == "options/x.yml" and card["dtype"] == "float16"
     assert "Stored as float16" in card["notes"] and "sources: skimage.data (test)" in card["training_data"]
+    assert card["training_data"].endswith("synthetic Gaussian noise")
+    camera = [arg if arg != "gaussian:0,50" else "camera" for arg in common]
+    assert save_weights([*camera, "--name", "camera_model"]) == 0
+    card = json.loads((out / "camera_model.json").read_text())
+    assert card["noise"]["type"] == "camera" and card["training_data"].endswith("synthetic camera noise "
+                                                                                  "(shot and read noise through a camera pipeline, JPEG)")
     from safetensors.torch import load_file
 
     stored = load_file(str(out / "half.safetensors")).values()
