@@ -9,7 +9,7 @@ app reads or writes lives in one folder of its own (``restore-app-*``, made in
 cache: only the latest results are kept there, Gradio's copies for an hour, and
 the folder is removed when the app stops (Ctrl-C, SIGTERM, SIGHUP), or by the next app
 started on the same root if it was killed. The browser never sees the folder's path
-(``restore.app_paths``).
+(``restore.app_service``).
 """
 from __future__ import annotations
 
@@ -368,7 +368,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, hang_up)
     root = (args.work_dir or Path(tempfile.gettempdir())).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    from restore.app_paths import claim_work_folder, remove_orphaned_work_folders
+    from restore.app_service import claim_work_folder, remove_orphaned_work_folders
 
     for folder in remove_orphaned_work_folders(root):  # left by an app that was killed
         print(f"removed {folder}, the work folder of an app that is no longer running", flush=True)
@@ -424,7 +424,7 @@ def run_app(args: argparse.Namespace, work_dir: Path) -> None:
     # folder as "@work", never the server path.
     from starlette.middleware import Middleware
 
-    from restore.app_paths import HideWorkFolder
+    from restore.app_service import HideWorkFolder
 
     app.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(work_dir)],
                app_kwargs={"middleware": [Middleware(HideWorkFolder, work_dir=work_dir)]},

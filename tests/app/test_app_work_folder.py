@@ -1,4 +1,4 @@
-"""restore.app_paths: the work folder's alias over HTTP, and removing killed apps' folders."""
+"""The app's work folder: its alias over HTTP (HideWorkFolder), and removing killed apps' folders."""
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from restore.app_paths import HideWorkFolder, claim_work_folder, remove_orphaned_work_folders
+from restore.app_service import HideWorkFolder, claim_work_folder, remove_orphaned_work_folders
 
 WORK = "/srv/tmp/restore-app-abc123"
 
