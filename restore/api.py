@@ -128,7 +128,8 @@ def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.P
                     notes: str | None = None, register_model: bool = True,
                     training_images: list[str] | None = None, held_out_images: list[str] | None = None,
                     recipe: str | None = None, dtype: str = "float32",
-                    image_stage: WeightsCard | None = None) -> WeightsCard:
+                    image_stage: WeightsCard | None = None,
+                    training_files: list[dict[str, str]] | None = None) -> WeightsCard:
     """Write ``<name>.safetensors`` and ``<name>.json`` into ``folder``; return the card.
     ``dtype`` float16/bfloat16 casts floating tensors before writing; ``image_stage`` is the
     card of the image model a cascade video model was trained on."""
@@ -142,7 +143,7 @@ def save_pretrained(net: nn.Module | dict[str, torch.Tensor], folder: str | os.P
                        training_data=training_data, psnr=psnr, baseline=baseline, notes=notes,
                        training_images=training_images, held_out_images=held_out_images, recipe=recipe,
                        dtype=dtype, image_stage=None if image_stage is None else
-                       {"name": image_stage.name, "sha256": image_stage.sha256})
+                       {"name": image_stage.name, "sha256": image_stage.sha256}, training_files=training_files)
     write_card(card, folder)
     if register_model:
         register(card, folder)

@@ -26,12 +26,17 @@ from typing import Any
 from restore.errors import WeightsError
 
 
-def manifest_lists(path: Path, kind: str,
-                   noise: str = "synthetic Gaussian noise") -> tuple[list[str], list[str], str]:
-    """(training files, held-out images, a training_data sentence naming ``noise``) from a corpus manifest."""
+def manifest_lists(path: Path, kind: str, noise: str = "synthetic Gaussian noise"
+                   ) -> tuple[list[str], list[str], str, list[dict[str, str]] | None]:
+    """(training files, held-out images, a training_data sentence naming ``noise``, each training
+    file with its source, version, license and sha256) from a corpus manifest."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         train = [entry["file"] for entry in manifest["train"]]
+        files = [{key: str(entry[key]) for key in ("file", "source", "version", "license", "sha256") if key in entry}
+                 for entry in manifest["train"]]
+        if not all({"file", "source", "sha256"} <= set(entry) for entry in files):
+            files = None  # an older manifest: the file names only
         held_out = [entry["name"] for entry in manifest["eval"]]
         sources = ", ".join(manifest["sources"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
@@ -40,7 +45,7 @@ def manifest_lists(path: Path, kind: str,
     what = ("clips drawn from" if kind == "video" else "random crops of")
     text = (f"{what} the {len(train)} training photos of the corpus {path.name} (sha256 {digest}...; sources: "
             f"{sources}), {noise}")
-    return train, held_out, text
+    return train, held_out, text, files
 
 
 def half_precision_check(net, state: dict, kind: str, noise_map_input: bool, image_stage=None) -> tuple[float, float]:
@@ -142,14 +147,14 @@ def publish(args: argparse.Namespace) -> int:
                                                                       "sha256": image_stage.sha256})
     net = build_network(probe)
     load_state(net, state, args.name)  # refuse a checkpoint that does not fit
-    training_images = held_out = None
+    training_images = held_out = training_files = None
     training_data, notes = args.training_data, args.notes
     if args.manifest:
         from restore.noise import noise_model
 
         described = noise_model(args.noise["type"]).describe(args.noise)
         noise = "synthetic Gaussian noise" if args.noise["type"] == "gaussian" else f"synthetic {described}"
-        training_images, held_out, text = manifest_lists(args.manifest, args.kind, noise)
+        training_images, held_out, text, training_files = manifest_lists(args.manifest, args.kind, noise)
         training_data = training_data or text
     dtype = "float32"
     if args.half:
@@ -169,7 +174,8 @@ def publish(args: argparse.Namespace) -> int:
                                noise=args.noise, noise_map_input=args.noise_map_input,
                                training_data=training_data, baseline=args.baseline, notes=notes,
                                register_model=args.register, training_images=training_images,
-                               held_out_images=held_out, recipe=args.recipe, dtype=dtype, image_stage=image_stage)
+                               held_out_images=held_out, recipe=args.recipe, dtype=dtype, image_stage=image_stage,
+                               training_files=training_files)
     except OSError as error:
         raise WeightsError(f"cannot write the weights into {folder}: {error}") from None
     print(f"wrote {card.weights_path} and {card.path} (sha256 {card.sha256})")

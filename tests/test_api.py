@@ -163,8 +163,10 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     torch.save({"params": den.net.state_dict()}, checkpoint)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"sources": ["skimage.data (test)"],
-                                    "train": [{"name": "astronaut", "file": "train/astronaut.png"},
-                                              {"name": "coffee", "file": "train/coffee.png"}],
+                                    "train": [{"name": "astronaut", "file": "train/astronaut.png",
+                                               "source": "skimage.data (test)", "sha256": "a" * 64},
+                                              {"name": "coffee", "file": "train/coffee.png", "source": "debian:x",
+                                               "version": "1.0-1", "license": "CC0", "sha256": "b" * 64}],
                                     "eval": [{"name": "camera", "file": "eval/camera.png"}]}))
     out = tmp_path / "published"
     common = ["--checkpoint", str(checkpoint), "--arch", den.card.arch, "--config", json.dumps(den.card.config),
@@ -174,6 +176,9 @@ def test_save_weights_half_with_manifest_lists_the_training_images(tmp_path, wei
     card = json.loads((out / "half.json").read_text())
     assert card["training_images"] == ["train/astronaut.png", "train/coffee.png"]
     assert card["held_out_images"] == ["camera"]
+    assert card["training_files"] == [
+        {"file": "train/astronaut.png", "source": "skimage.data (test)", "sha256": "a" * 64},
+        {"file": "train/coffee.png", "source": "debian:x", "version": "1.0-1", "license": "CC0", "sha256": "b" * 64}]
     assert card["recipe"] == "options/x.yml" and card["dtype"] == "float16"
     assert "Stored as float16" in card["notes"] and "sources: skimage.data (test)" in card["training_data"]
     assert card["training_data"].endswith("synthetic Gaussian noise")
@@ -269,3 +274,20 @@ def test_images_too_small_for_a_sigma_estimate(tmp_path, weights_dir, publish, t
     with pytest.raises(RestoreError, match="too small to estimate the noise level .* give the noise level"):
         with_map(image)
     assert with_map(image, sigma=20).shape == image.shape
+
+
+def test_a_card_lists_its_training_files_with_their_source_and_sha256_or_is_refused():
+    from restore.errors import WeightsError
+    from restore.io.weights_card import WeightsCard
+
+    def card(files):
+        return WeightsCard(name="m", arch="DnCNN", config={}, kind="image", noise={"type": "gaussian", "sigma": [0, 50]},
+                           weights="m.safetensors", sha256="0" * 64, training_files=files)
+
+    good = [{"file": "train/a.png", "source": "debian:x", "version": "1", "sha256": "c" * 64}]
+    assert card(good).to_dict()["training_files"] == good
+    assert "training_files" not in card(None).to_dict()
+    for bad in ([{"file": "train/a.png", "source": "debian:x"}], [{"file": "a", "source": "s", "sha256": "xyz"}],
+                ["train/a.png"], [{"file": "a", "source": "s", "sha256": "c" * 64, "version": 1}]):
+        with pytest.raises(WeightsError, match="training_files"):
+            card(bad)

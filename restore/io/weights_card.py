@@ -22,6 +22,7 @@ Card layout (``<name>.json`` next to ``<name>.safetensors``)::
       "sha256": "…64 hex digits…",
       "baseline": "uformer_t_gauss",      # optional: the non-SkipAt model to compare with
       "training_images": ["astronaut", …], # optional: the exact images trained on
+      "training_files": [{"file": …, "source": "debian:…", "sha256": …}, …],  # optional: with their origin
       "held_out_images": ["chelsea", …],   # optional: images kept out of training for evaluation
       "recipe": "options/….yml",          # optional: the option file that trained it
       "dtype": "float16",                 # how the file stores the weights (loaded as float32)
@@ -62,8 +63,9 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "sha256": (str,), "noise_map_input": (bool,), "training_data": _OPTIONAL_TEXT, "psnr": (dict, type(None)),
     "baseline": _OPTIONAL_TEXT, "notes": _OPTIONAL_TEXT, "training_images": (list, type(None)),
     "held_out_images": (list, type(None)), "recipe": _OPTIONAL_TEXT, "dtype": (str,), "format": (str,),
-    "image_stage": (dict, type(None)),
+    "image_stage": (dict, type(None)), "training_files": (list, type(None)),
 }
+TRAINING_FILE_KEYS = ("file", "source", "sha256")  # required; "version" and "license" where known
 IMAGE_STAGE_KEYS = ("name", "sha256")
 
 
@@ -93,6 +95,7 @@ class WeightsCard:
     dtype: str = "float32"
     format: str = CARD_FORMAT
     image_stage: dict[str, str] | None = None
+    training_files: list[dict[str, str]] | None = None
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,6 +135,12 @@ class WeightsCard:
             names = getattr(self, field_name)
             if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
                 raise WeightsError(f"{where}: {field_name} must be a list of image names")
+        if self.training_files is not None and not all(
+                isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in TRAINING_FILE_KEYS)
+                and _is_sha256(entry["sha256"]) and all(isinstance(value, str) for value in entry.values())
+                for entry in self.training_files):
+            raise WeightsError(f"{where}: training_files must be a list of {{\"file\", \"source\", \"sha256\"}} "
+                               "mappings of text")
         if self.dtype not in STORED_DTYPES:
             raise WeightsError(f"{where}: dtype must be one of {STORED_DTYPES}, got {self.dtype!r}")
         if Path(self.weights).name != self.weights or not self.weights.endswith((*WEIGHT_SUFFIXES, ".onnx")):
@@ -167,8 +176,9 @@ class WeightsCard:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("path")
-        if data["image_stage"] is None:  # only a cascade has one: other cards stay as they were
-            data.pop("image_stage")
+        for optional in ("image_stage", "training_files"):  # cards without them stay as they were
+            if data[optional] is None:
+                data.pop(optional)
         return data
 
 
