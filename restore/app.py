@@ -138,6 +138,19 @@ def noise_words(card, sigma: float | None, auto: bool, added: float | None, sour
     return words + f"Noise level as set: σ = {sigma:g} (on a 0–255 scale)."
 
 
+def models_by_kind(catalog) -> dict[str, list[str]]:
+    """The image models for each of the two kinds of noise the app offers: camera and phone photos
+    (camera or real noise), and synthetic Gaussian noise."""
+    names = catalog.names("image")
+    return {kind: [name for name in names if catalog.card(name).noise_model.camera_photos == camera]
+            for kind, camera in ((CAMERA_PHOTO, True), (SYNTHETIC, False))}
+
+
+def first_skipat(catalog, names: list[str]) -> str | None:
+    """A SkipAt model (one that names a registered baseline) when there is one, else the first."""
+    return ([name for name in names if catalog.baseline_of(name)] or names or [None])[0]
+
+
 def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
     """The Blocks UI over a ``ModelCatalog``; results go to ``work_dir/results``."""
     import gradio as gr
@@ -148,13 +161,11 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
 
     results = ResultFolders(work_dir / "results", keep=limits.keep_results)
     image_models, video_models = catalog.names("image"), catalog.names("video")
-    by_kind = {kind: [name for name in image_models if catalog.card(name).noise_model.camera_photos == camera]
-               for kind, camera in ((CAMERA_PHOTO, True), (SYNTHETIC, False))}
+    by_kind = models_by_kind(catalog)
     both_kinds = all(by_kind.values())
 
     def first_model(names: list[str]) -> str | None:
-        """A SkipAt model (one that names a registered baseline) when there is one."""
-        return ([name for name in names if catalog.baseline_of(name)] or names or [None])[0]
+        return first_skipat(catalog, names)
 
     # Camera photos are what people bring; the examples say they are synthetic noise.
     first_kind = CAMERA_PHOTO if by_kind[CAMERA_PHOTO] else SYNTHETIC

@@ -60,3 +60,19 @@ def test_without_gradio_the_app_is_one_error_line_and_leaves_no_folder(tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: the app needs gradio: pip install")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_apps_two_kinds_of_noise_map_to_the_right_models(tmp_path, publish_local, publish_uformer_pair):
+    from restore.app import CAMERA_PHOTO, SYNTHETIC, first_skipat, models_by_kind
+    from restore.app_service import ModelCatalog
+
+    weights = tmp_path / "weights"
+    publish_uformer_pair(weights)
+    publish_local(weights, name="tiny_local_camera", noise={"type": "camera"})
+    publish_local(weights, name="tiny_local_real", noise={"type": "real", "dataset": "SIDD"})
+    catalog = ModelCatalog(weights)
+    kinds = models_by_kind(catalog)
+    assert kinds == {CAMERA_PHOTO: ["tiny_local_camera", "tiny_local_real"],
+                     SYNTHETIC: ["tiny_uformer_gauss", "tiny_uformer_skipat_gauss"]}
+    assert first_skipat(catalog, kinds[SYNTHETIC]) == "tiny_uformer_skipat_gauss"  # the one naming a baseline
+    assert first_skipat(catalog, kinds[CAMERA_PHOTO]) == "tiny_local_camera" and first_skipat(catalog, []) is None
