@@ -31,6 +31,7 @@ from restore.inference.defaults import (
     DEFAULT_VIDEO_TILE_OVERLAP,
 )
 from restore.io.image import ImageReadError, read_image, write_image
+from restore.io.temp_files import process_alive
 from restore.io.weights_card import WeightsCard, list_cards
 from restore.noise import NoiseModel
 
@@ -408,18 +409,8 @@ def remove_orphaned_work_folders(root: Path, prefix: str = "restore-app-") -> li
             pid = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
         except (OSError, ValueError, UnicodeDecodeError):
             continue
-        if pid <= 0 or process_exists(pid):
+        if pid <= 0 or process_alive(pid):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True

@@ -29,7 +29,8 @@ def give_default_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~current_umask())
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -45,7 +46,7 @@ def remove_stale_temps(path: Path, suffix: str) -> list[Path]:
     prefix = f".{path.name}."
     for candidate in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
         pid = candidate.name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
