@@ -132,7 +132,9 @@ def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[s
     for model in models:
         model.warm_up()  # lazy kernel set-up stays out of the timings
         if not model.card.is_gaussian:
-            notes.append(f"{model.name} removes real noise, not Gaussian noise: its numbers here are out of scope")
+            made_for = model.card.noise_model.describe(model.card.noise)
+            notes.append(f"{model.name} was made for {made_for}, not for the Gaussian noise of this benchmark: "
+                         "its numbers say what a user who picks it for Gaussian noise gets")
     return models
 
 
