@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         check_out_file(args.out, "camera.md")
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
-        models = load_models(args.model, args.weights_dir, notes)
+        models = load_models(args.model, args.weights_dir, notes, noise="camera")
         pairs = [camera_photo(name, args.size, args.seed) for name in names]
         compared = methods(models, notes)
     print_notes(notes)

@@ -35,8 +35,11 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def cbm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """CBM3D (the ``bm3d`` package) with the true σ."""
+    """CBM3D (the ``bm3d`` package) with the true σ; σ = 0 (nothing to remove, as an estimate may
+    say) gives the input back, where bm3d would divide by zero."""
     bm3d = optional_import("bm3d", "CBM3D")
+    if sigma <= 0:
+        return noisy.copy()
     return to_uint8(bm3d.bm3d_rgb(noisy.astype(np.float64) / 255.0, sigma / 255.0))
 
 

@@ -115,9 +115,9 @@ def still_shot(clean: np.ndarray, frames: int, sigma: float, seed: list[int]) ->
 # ----------------------------------------------------------------------------- our models
 
 def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[str],
-                precisions: tuple[str, ...] = ("fp32",)) -> list:
+                precisions: tuple[str, ...] = ("fp32",), noise: str = "gaussian") -> list:
     """Denoisers for ``--model`` names/paths, or every registered card, once per precision;
-    [] (with a note) if none."""
+    [] (with a note) if none. A model made for other noise than the benchmark's ``noise`` gets a note."""
     from restore.api import Denoiser, default_weights_dir
     from restore.io.weights_card import list_cards
 
@@ -131,10 +131,10 @@ def load_models(specs: list[str] | None, weights_dir: Path | None, notes: list[s
                      "(publish one with `python -m restore.save_weights ... --register`, or pass --model CARD.json)")
     for model in models:
         model.warm_up()  # lazy kernel set-up stays out of the timings
-        if not model.card.is_gaussian:
+        if model.card.noise["type"] != noise:
             made_for = model.card.noise_model.describe(model.card.noise)
-            notes.append(f"{model.name} was made for {made_for}, not for the Gaussian noise of this benchmark: "
-                         "its numbers say what a user who picks it for Gaussian noise gets")
+            notes.append(f"{model.name} was made for {made_for}, not for the {noise} noise of this benchmark: "
+                         "its numbers say what a user who picks it for this noise gets")
     return models
 
 
