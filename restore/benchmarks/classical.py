@@ -35,12 +35,16 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def cbm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """CBM3D (the ``bm3d`` package) with the true σ; σ = 0 (nothing to remove, as an estimate may
-    say) gives the input back, where bm3d would divide by zero."""
+    """CBM3D (the ``bm3d`` package) with the true σ; BM3D for gray images given as three equal
+    channels; σ = 0 (nothing to remove, as an estimate may say) gives the input back."""
     bm3d = optional_import("bm3d", "CBM3D")
     if sigma <= 0:
         return noisy.copy()
-    return to_uint8(bm3d.bm3d_rgb(noisy.astype(np.float64) / 255.0, sigma / 255.0))
+    image = noisy.astype(np.float64) / 255.0
+    if (noisy == noisy[..., :1]).all():  # gray as three equal channels: CBM3D's colour transform
+        # would divide by the zero range of the chroma channels, so the gray BM3D runs instead
+        return to_uint8(np.repeat(np.atleast_3d(bm3d.bm3d(image[..., 0], sigma / 255.0)), 3, axis=2))
+    return to_uint8(bm3d.bm3d_rgb(image, sigma / 255.0))
 
 
 def opencv_nlm(noisy: np.ndarray, sigma: float) -> np.ndarray:

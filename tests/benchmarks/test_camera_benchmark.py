@@ -47,11 +47,13 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
     assert err.startswith("error: ") and message in err
 
 
-def test_cbm3d_told_sigma_0_gives_the_input_back_rather_than_dividing_by_zero():
+def test_cbm3d_takes_sigma_0_and_gray_given_as_three_equal_channels():
     """An estimate of 0 on a photo the JPEG has smoothed is a σ a user could be told."""
     pytest.importorskip("bm3d")
     from restore.benchmarks.classical import cbm3d
 
     noisy = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     assert np.array_equal(cbm3d(noisy, 0.0), noisy)
-    assert np.isfinite(cbm3d(noisy, 10.0).astype(float)).all()
+    gray = np.repeat(noisy[..., :1], 3, axis=2)  # three equal channels: bm3d_rgb would give NaN
+    clean = cbm3d(gray, 10.0)
+    assert (clean == clean[..., :1]).all() and 0 < clean.std() < gray.std()
