@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -253,12 +254,17 @@ class Denoiser:
     def kind(self) -> str:
         return self.card.kind
 
+    @cached_property
+    def camera_model(self) -> str | None:
+        """The camera-noise model registered beside this one (its folder's cards read once)."""
+        return camera_model_beside(self.card)
+
     def input_note(self, fmt: str) -> str | None:
         """One line to show with the result of an input of format ``fmt`` ('jpeg', 'png', ...)
         that this model is not made for, or None."""
         if fmt != "jpeg" or not self.card.is_gaussian:
             return None
-        camera = camera_model_beside(self.card)
+        camera = self.camera_model
         return JPEG_NOTE + (f"; {camera}, made for photos from a camera or phone, suits them better" if camera else "")
 
     def check_sigma(self, sigma: float | None) -> float | None:

@@ -164,18 +164,15 @@ def build_app(catalog, limits, work_dir: Path, examples: list[Path]):
     by_kind = models_by_kind(catalog)
     both_kinds = all(by_kind.values())
 
-    def first_model(names: list[str]) -> str | None:
-        return first_skipat(catalog, names)
-
     # Camera photos are what people bring; the examples say they are synthetic noise.
     first_kind = CAMERA_PHOTO if by_kind[CAMERA_PHOTO] else SYNTHETIC
-    first_image = first_model(by_kind[first_kind] if both_kinds else image_models)
+    first_image = first_skipat(catalog, by_kind[first_kind] if both_kinds else image_models)
     hidden = gr.update(visible=False, value=None)
 
     def models_for(kind: str):
         """The model list for a kind of noise, opened on its first SkipAt model."""
         names = by_kind.get(kind) or image_models
-        return gr.update(choices=names, value=first_model(names))
+        return gr.update(choices=names, value=first_skipat(catalog, names))
 
     def controls(name: str | None, auto: bool, add_noise: bool):
         """The σ slider where it matters, the estimate box for models with a noise-map input,

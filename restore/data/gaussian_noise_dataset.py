@@ -80,7 +80,6 @@ def gaussian_share(opt: dict, camera: CameraNoise | None) -> float:
         raise DatasetError(f"{where} must be a share between 0 and 1, got {share!r}")
     if "sigma" not in opt:
         raise DatasetError(f"{where} needs sigma (a number or [low, high]) for its Gaussian crops")
-    draw_sigma(opt["sigma"], np.random.default_rng(0), float(opt.get("sigma_power", 1.0)))
     return float(share)
 
 
@@ -139,7 +138,7 @@ class GaussianNoiseDataset(data.Dataset):
         self.seed = int(opt.get("noise_seed", 0))
         self.sigma_power = float(opt.get("sigma_power", 1.0))
         self.gaussian_share = gaussian_share(opt, self.camera)
-        if self.camera is None:  # validates the range now, not in a worker
+        if self.camera is None or self.gaussian_share:  # validates the range now, not in a worker
             draw_sigma(self.sigma, np.random.default_rng(0), self.sigma_power)
         self.leaves, self.leaves_mix = dead_leaves_options(opt, self.train, self.gt_size)
         self.scale = None if opt.get("scale") is None else parse_scale(opt["scale"], f"dataset {opt.get('name')!r}")
